@@ -1,0 +1,33 @@
+import * as tf from '@tensorflow/tfjs';
+import { loadWasm } from './src/backend/wasm.ts';
+import { buildBackbone } from './src/models/resnet.ts';
+import { SimCLR } from './src/methods/simclr.ts';
+import { Rng } from './src/util/rng.ts';
+const threads = Number(process.argv[2] ?? 2);
+const batch = Number(process.argv[3] ?? 128);
+const steps = Number(process.argv[4] ?? 3);
+const prof = process.argv[5] === 'prof';
+const r = await loadWasm({ threads });
+console.log(r);
+await tf.setBackend('wasm');
+const rng = new Rng(1);
+const bb = buildBackbone({ arch: 'resnet', widths: [32, 64, 128], blocks: [1, 1, 1], inChannels: 3 }, rng);
+const m = new SimCLR(bb, { temperature: 0.5, headHidden: 128, headOut: 128, headBatchNorm: true }, rng);
+const vars = m.trainable().map((p) => p.variable);
+const v1 = tf.randomNormal([batch, 32, 32, 3]) as tf.Tensor4D;
+const v2 = tf.randomNormal([batch, 32, 32, 3]) as tf.Tensor4D;
+const opt = tf.train.sgd(0.01);
+const step = () => { const l = opt.minimize(() => m.loss(v1, v2), true, vars)!; const v = l.dataSync()[0]; l.dispose(); return v; };
+step();
+const n0 = tf.memory().numTensors;
+if (prof) {
+  const p = await tf.profile(() => { step(); });
+  const agg: Record<string, number> = {};
+  for (const k of p.kernels) agg[k.name] = (agg[k.name] ?? 0) + (k.kernelTimeMs as number);
+  console.log(Object.entries(agg).sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, t]) => `${k}:${t.toFixed(0)}`).join(' '));
+}
+const t0 = performance.now();
+let loss = 0;
+for (let i = 0; i < steps; i++) loss = step();
+const dt = (performance.now() - t0) / steps;
+console.log(`threads=${threads} batch=${batch} loss=${loss.toFixed(4)} ms/step=${dt.toFixed(0)} img/s=${(batch / dt * 1000).toFixed(1)} leak=${tf.memory().numTensors - n0}`);

@@ -1,0 +1,48 @@
+// Shared state of the addon: one oneDNN CPU engine and stream, and a cache of
+// primitives keyed by shape so the hot path never re-creates a primitive
+// (primitive_desc creation costs far more than a small kernel call).
+#pragma once
+#include <napi.h>
+#if __has_include(<oneapi/dnnl/dnnl.hpp>)
+#include <oneapi/dnnl/dnnl.hpp>
+#else
+#include <dnnl.hpp>
+#endif
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+struct Context {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+  int threads = 0;  // 0 = oneDNN / OpenMP default
+  std::unordered_map<std::string, std::shared_ptr<void>> cache;
+
+  // Returns the cached entry for key, building it with make() on first use.
+  template <class T>
+  T &cached(const std::string &key, const std::function<std::shared_ptr<T>()> &make) {
+    auto it = cache.find(key);
+    if (it != cache.end()) return *static_cast<T *>(it->second.get());
+    std::shared_ptr<T> e = make();
+    cache.emplace(key, e);
+    return *e;
+  }
+};
+
+Context &ctx(const Napi::CallbackInfo &info);
+
+// Argument helpers: every array is checked against the length its shape
+// implies, so a wrong call throws instead of writing outside a buffer.
+float *f32Arg(const Napi::CallbackInfo &info, size_t i, size_t expect, const char *name);
+float *f32ArgOrNull(const Napi::CallbackInfo &info, size_t i, size_t expect, const char *name);
+std::vector<int64_t> intsArg(const Napi::CallbackInfo &info, size_t i, size_t expect, const char *name);
+std::string keyOf(const char *kind, const std::vector<int64_t> &v, int threads);
+
+void initConv(Napi::Env env, Napi::Object exports);
+void initMatmul(Napi::Env env, Napi::Object exports);
+void initNorm(Napi::Env env, Napi::Object exports);
+void initEltwise(Napi::Env env, Napi::Object exports);
+void initPool(Napi::Env env, Napi::Object exports);

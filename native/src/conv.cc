@@ -1,0 +1,185 @@
+// 2-D convolution forward, backward-data and backward-weights on NHWC
+// activations and tf.conv2d's [kh, kw, in, out] filters, run in place on the
+// caller's Float32Arrays. Activations stay NHWC (no reorder on the hot path);
+// only the small filter is reordered to the primitive's blocked layout.
+#include "context.hpp"
+
+using namespace dnnl;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+// Shape vector layout shared with src/backend/native-kernels.ts.
+struct ConvShape {
+  int64_t n, ih, iw, ic, kh, kw, oc, oh, ow, sh, sw, dh, dw, pt, pl, pb, pr;
+  explicit ConvShape(const std::vector<int64_t> &v)
+      : n(v[0]), ih(v[1]), iw(v[2]), ic(v[3]), kh(v[4]), kw(v[5]), oc(v[6]), oh(v[7]), ow(v[8]),
+        sh(v[9]), sw(v[10]), dh(v[11]), dw(v[12]), pt(v[13]), pl(v[14]), pb(v[15]), pr(v[16]) {}
+  size_t xLen() const { return size_t(n * ih * iw * ic); }
+  size_t yLen() const { return size_t(n * oh * ow * oc); }
+  size_t wLen() const { return size_t(kh * kw * ic * oc); }
+  memory::desc src() const { return {{n, ic, ih, iw}, dt::f32, tag::nhwc}; }
+  memory::desc dst() const { return {{n, oc, oh, ow}, dt::f32, tag::nhwc}; }
+  memory::desc wUser() const { return {{oc, ic, kh, kw}, dt::f32, tag::hwio}; }
+  memory::desc wAny() const { return {{oc, ic, kh, kw}, dt::f32, tag::any}; }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims dilates() const { return {dh - 1, dw - 1}; }  // oneDNN counts the gaps
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+};
+constexpr size_t kShapeLen = 17;
+
+convolution_forward::desc fwdDesc(const ConvShape &s, bool bias) {
+  if (bias)
+    return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, s.src(),
+                                     s.wAny(), memory::desc({s.oc}, dt::f32, tag::a), s.dst(), s.strides(),
+                                     s.dilates(), s.padL(), s.padR());
+  return convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, s.src(), s.wAny(),
+                                   s.dst(), s.strides(), s.dilates(), s.padL(), s.padR());
+}
+
+// A user-layout weight buffer plus, when the primitive wants another layout,
+// the blocked copy and the reorder between them.
+struct Weights {
+  memory user, prim;
+  reorder toPrim, fromPrim;
+  bool needReorder = false;
+  void init(const engine &eng, const memory::desc &userMd, const memory::desc &primMd, bool toPrimitive) {
+    user = memory(userMd, eng, nullptr);
+    needReorder = userMd != primMd;
+    prim = needReorder ? memory(primMd, eng) : user;
+    if (needReorder) {
+      if (toPrimitive) toPrim = reorder(user, prim);
+      else fromPrim = reorder(prim, user);
+    }
+  }
+};
+
+struct ConvFwd {
+  convolution_forward prim;
+  memory src, dst, bias;
+  Weights w;
+  bool hasBias = false;
+};
+
+struct ConvBwdData {
+  convolution_backward_data prim;
+  memory diffSrc, diffDst;
+  Weights w;
+};
+
+struct ConvBwdWeights {
+  convolution_backward_weights prim;
+  memory src, diffDst;
+  Weights w;
+};
+
+// conv2d(x, w, bias|null, y, shape, relu): y = act(conv(x, w) + bias)
+Napi::Value Conv2d(const Napi::CallbackInfo &info) {
+  Context &c = ctx(info);
+  ConvShape s(intsArg(info, 4, kShapeLen, "shape"));
+  float *x = f32Arg(info, 0, s.xLen(), "x");
+  float *w = f32Arg(info, 1, s.wLen(), "filter");
+  float *b = f32ArgOrNull(info, 2, size_t(s.oc), "bias");
+  float *y = f32Arg(info, 3, s.yLen(), "y");
+  bool relu = info.Length() > 5 && info[5].ToBoolean().Value();
+  std::vector<int64_t> kv = intsArg(info, 4, kShapeLen, "shape");
+  kv.push_back(b != nullptr);
+  kv.push_back(relu);
+  ConvFwd &e = c.cached<ConvFwd>(keyOf("conv_fwd", kv, c.threads), [&] {
+    auto e = std::make_shared<ConvFwd>();
+    primitive_attr attr;
+    if (relu) {
+      post_ops po;
+      po.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(po);
+    }
+    convolution_forward::primitive_desc pd(fwdDesc(s, b != nullptr), attr, c.eng);
+    e->prim = convolution_forward(pd);
+    e->src = memory(pd.src_desc(), c.eng, nullptr);
+    e->dst = memory(pd.dst_desc(), c.eng, nullptr);
+    e->hasBias = b != nullptr;
+    if (e->hasBias) e->bias = memory(pd.bias_desc(), c.eng, nullptr);
+    e->w.init(c.eng, s.wUser(), pd.weights_desc(), true);
+    return e;
+  });
+  e.src.set_data_handle(x);
+  e.dst.set_data_handle(y);
+  e.w.user.set_data_handle(w);
+  if (e.w.needReorder) e.w.toPrim.execute(c.strm, e.w.user, e.w.prim);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, e.w.prim}, {DNNL_ARG_DST, e.dst}};
+  if (e.hasBias) {
+    e.bias.set_data_handle(b);
+    args.emplace(DNNL_ARG_BIAS, e.bias);
+  }
+  e.prim.execute(c.strm, args);
+  c.strm.wait();
+  return info.Env().Undefined();
+}
+
+// conv2dBackpropInput(dy, w, dx, shape): dx = conv^T(dy, w)
+Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo &info) {
+  Context &c = ctx(info);
+  std::vector<int64_t> kv = intsArg(info, 3, kShapeLen, "shape");
+  ConvShape s(kv);
+  float *dy = f32Arg(info, 0, s.yLen(), "dy");
+  float *w = f32Arg(info, 1, s.wLen(), "filter");
+  float *dx = f32Arg(info, 2, s.xLen(), "dx");
+  ConvBwdData &e = c.cached<ConvBwdData>(keyOf("conv_bwd_data", kv, c.threads), [&] {
+    auto e = std::make_shared<ConvBwdData>();
+    convolution_forward::primitive_desc hint(fwdDesc(s, false), c.eng);
+    convolution_backward_data::desc d(algorithm::convolution_direct, s.src(), s.wAny(), s.dst(), s.strides(),
+                                      s.dilates(), s.padL(), s.padR());
+    convolution_backward_data::primitive_desc pd(d, c.eng, hint);
+    e->prim = convolution_backward_data(pd);
+    e->diffSrc = memory(pd.diff_src_desc(), c.eng, nullptr);
+    e->diffDst = memory(pd.diff_dst_desc(), c.eng, nullptr);
+    e->w.init(c.eng, s.wUser(), pd.weights_desc(), true);
+    return e;
+  });
+  e.diffDst.set_data_handle(dy);
+  e.diffSrc.set_data_handle(dx);
+  e.w.user.set_data_handle(w);
+  if (e.w.needReorder) e.w.toPrim.execute(c.strm, e.w.user, e.w.prim);
+  e.prim.execute(c.strm, {{DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_WEIGHTS, e.w.prim}, {DNNL_ARG_DIFF_SRC, e.diffSrc}});
+  c.strm.wait();
+  return info.Env().Undefined();
+}
+
+// conv2dBackpropFilter(x, dy, dw, shape): dw = d(loss)/d(filter)
+Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo &info) {
+  Context &c = ctx(info);
+  std::vector<int64_t> kv = intsArg(info, 3, kShapeLen, "shape");
+  ConvShape s(kv);
+  float *x = f32Arg(info, 0, s.xLen(), "x");
+  float *dy = f32Arg(info, 1, s.yLen(), "dy");
+  float *dw = f32Arg(info, 2, s.wLen(), "dw");
+  ConvBwdWeights &e = c.cached<ConvBwdWeights>(keyOf("conv_bwd_w", kv, c.threads), [&] {
+    auto e = std::make_shared<ConvBwdWeights>();
+    convolution_forward::primitive_desc hint(fwdDesc(s, false), c.eng);
+    convolution_backward_weights::desc d(algorithm::convolution_direct, s.src(), s.wAny(), s.dst(), s.strides(),
+                                         s.dilates(), s.padL(), s.padR());
+    convolution_backward_weights::primitive_desc pd(d, c.eng, hint);
+    e->prim = convolution_backward_weights(pd);
+    e->src = memory(pd.src_desc(), c.eng, nullptr);
+    e->diffDst = memory(pd.diff_dst_desc(), c.eng, nullptr);
+    e->w.init(c.eng, s.wUser(), pd.diff_weights_desc(), false);
+    return e;
+  });
+  e.src.set_data_handle(x);
+  e.diffDst.set_data_handle(dy);
+  e.w.user.set_data_handle(dw);
+  e.prim.execute(c.strm, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_DIFF_WEIGHTS, e.w.prim}});
+  if (e.w.needReorder) e.w.fromPrim.execute(c.strm, e.w.prim, e.w.user);
+  c.strm.wait();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void initConv(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2d", Napi::Function::New(env, Conv2d));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter));
+}

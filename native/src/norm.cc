@@ -1,0 +1,205 @@
+// Batch normalisation in training mode on channels-last data viewed as
+// [M = N*H*W, C], with optional fused residual add and ReLU:
+//   y = relu(gamma * (x - mean) / sqrt(var + eps) + beta + r)
+// and its fused backward (one pass for the channel sums, one for dx), which is
+// where a plain-tfjs graph spends a dozen full passes over the activations.
+// Channel sums accumulate in double per thread, so results do not depend on
+// the thread count beyond the final reduction order.
+#include "context.hpp"
+#include <omp.h>
+#include <cmath>
+
+namespace {
+
+// Rows [r0, r1) of thread t among T.
+inline void rowRange(int64_t M, int t, int T, int64_t &r0, int64_t &r1) {
+  r0 = M * t / T;
+  r1 = M * (t + 1) / T;
+}
+
+// bnStats(x, mean, var, [M, C]): per-channel batch mean and biased variance.
+Napi::Value BnStats(const Napi::CallbackInfo &info) {
+  std::vector<int64_t> mc = intsArg(info, 3, 2, "shape");
+  const int64_t M = mc[0], C = mc[1];
+  const float *x = f32Arg(info, 0, size_t(M * C), "x");
+  float *mean = f32Arg(info, 1, size_t(C), "mean");
+  float *var = f32Arg(info, 2, size_t(C), "var");
+  if (M <= 0) throw Napi::RangeError::New(info.Env(), "bnStats: empty batch");
+  const int nt = omp_get_max_threads();
+  std::vector<double> part(size_t(nt) * 2 * C, 0.0);
+#pragma omp parallel num_threads(nt) if (M * C > 32768)
+  {
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+    double *s = &part[size_t(t) * 2 * C], *q = s + C;
+    int64_t r0, r1;
+    rowRange(M, t, T, r0, r1);
+    for (int64_t r = r0; r < r1; r++) {
+      const float *xr = x + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; c++) {
+        const double v = xr[c];
+        s[c] += v;
+        q[c] += v * v;
+      }
+    }
+  }
+  for (int64_t c = 0; c < C; c++) {
+    double s = 0, q = 0;
+    for (int t = 0; t < nt; t++) {
+      s += part[size_t(t) * 2 * C + c];
+      q += part[size_t(t) * 2 * C + C + c];
+    }
+    const double m = s / double(M);
+    mean[c] = float(m);
+    var[c] = float(std::max(0.0, q / double(M) - m * m));
+  }
+  return info.Env().Undefined();
+}
+
+// bnForward(x, gamma, beta, r|null, y, mean, var, [M, C], eps, relu): normalise
+// with the given batch statistics, add the residual, apply ReLU.
+Napi::Value BnForward(const Napi::CallbackInfo &info) {
+  std::vector<int64_t> mc = intsArg(info, 7, 2, "shape");
+  const int64_t M = mc[0], C = mc[1];
+  const size_t n = size_t(M * C);
+  const float *x = f32Arg(info, 0, n, "x");
+  const float *gamma = f32Arg(info, 1, size_t(C), "gamma");
+  const float *beta = f32Arg(info, 2, size_t(C), "beta");
+  const float *res = f32ArgOrNull(info, 3, n, "residual");
+  float *y = f32Arg(info, 4, n, "y");
+  const float *mean = f32Arg(info, 5, size_t(C), "mean");
+  const float *var = f32Arg(info, 6, size_t(C), "var");
+  const double eps = info[8].As<Napi::Number>().DoubleValue();
+  const bool relu = info[9].ToBoolean().Value();
+  std::vector<float> scale(C), shift(C);
+  for (int64_t c = 0; c < C; c++) {
+    const double k = double(gamma[c]) / std::sqrt(double(var[c]) + eps);
+    scale[c] = float(k);
+    shift[c] = float(double(beta[c]) - double(mean[c]) * k);
+  }
+  const float *sc = scale.data(), *sh = shift.data();
+#pragma omp parallel for schedule(static) if (int64_t(n) > 32768)
+  for (int64_t r = 0; r < M; r++) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+    const float *rr = res ? res + r * C : nullptr;
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) {
+      float v = xr[c] * sc[c] + sh[c];
+      if (rr) v += rr[c];
+      yr[c] = relu ? (v > 0.f ? v : 0.f) : v;
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// bnBackward(dy, x, gamma, mean, var, y|null, dx, dgamma, dbeta, dr|null, [M, C], eps)
+// y given means the forward applied ReLU: gradients flow only where y > 0.
+// dr (optional) receives the gradient of the residual input.
+Napi::Value BnBackward(const Napi::CallbackInfo &info) {
+  std::vector<int64_t> mc = intsArg(info, 10, 2, "shape");
+  const int64_t M = mc[0], C = mc[1];
+  const size_t n = size_t(M * C);
+  const float *dy = f32Arg(info, 0, n, "dy");
+  const float *x = f32Arg(info, 1, n, "x");
+  const float *gamma = f32Arg(info, 2, size_t(C), "gamma");
+  const float *mean = f32Arg(info, 3, size_t(C), "mean");
+  const float *var = f32Arg(info, 4, size_t(C), "var");
+  const float *y = f32ArgOrNull(info, 5, n, "y");
+  float *dx = f32Arg(info, 6, n, "dx");
+  float *dgamma = f32Arg(info, 7, size_t(C), "dgamma");
+  float *dbeta = f32Arg(info, 8, size_t(C), "dbeta");
+  float *dr = f32ArgOrNull(info, 9, n, "dr");
+  const double eps = info[11].As<Napi::Number>().DoubleValue();
+  if (M <= 0) throw Napi::RangeError::New(info.Env(), "bnBackward: empty batch");
+
+  const int nt = omp_get_max_threads();
+  std::vector<double> part(size_t(nt) * 2 * C, 0.0);
+#pragma omp parallel num_threads(nt) if (M * C > 32768)
+  {
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+    double *sg = &part[size_t(t) * 2 * C], *sgx = sg + C;
+    int64_t r0, r1;
+    rowRange(M, t, T, r0, r1);
+    for (int64_t r = r0; r < r1; r++) {
+      const float *dyr = dy + r * C, *xr = x + r * C;
+      const float *yr = y ? y + r * C : nullptr;
+      float *drr = dr ? dr + r * C : nullptr;
+#pragma omp simd
+      for (int64_t c = 0; c < C; c++) {
+        const float g = (yr && !(yr[c] > 0.f)) ? 0.f : dyr[c];
+        if (drr) drr[c] = g;
+        sg[c] += g;
+        sgx[c] += double(g) * double(xr[c] - mean[c]);
+      }
+    }
+  }
+  // dx = k1*g + k2*x + k3 with per-channel coefficients.
+  std::vector<float> k1(C), k2(C), k3(C);
+  for (int64_t c = 0; c < C; c++) {
+    double sg = 0, sgx = 0;
+    for (int t = 0; t < nt; t++) {
+      sg += part[size_t(t) * 2 * C + c];
+      sgx += part[size_t(t) * 2 * C + C + c];
+    }
+    const double inv = 1.0 / std::sqrt(double(var[c]) + eps);
+    const double dg = sgx * inv;
+    dbeta[c] = float(sg);
+    dgamma[c] = float(dg);
+    const double a = double(gamma[c]) * inv;
+    const double b = -a * inv * dg / double(M);
+    k1[c] = float(a);
+    k2[c] = float(b);
+    k3[c] = float(-a * sg / double(M) - b * double(mean[c]));
+  }
+  const float *a1 = k1.data(), *a2 = k2.data(), *a3 = k3.data();
+#pragma omp parallel for schedule(static) if (int64_t(n) > 32768)
+  for (int64_t r = 0; r < M; r++) {
+    const float *dyr = dy + r * C, *xr = x + r * C;
+    const float *yr = y ? y + r * C : nullptr;
+    float *dxr = dx + r * C;
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) {
+      const float g = (yr && !(yr[c] > 0.f)) ? 0.f : dyr[c];
+      dxr[c] = a1[c] * g + a2[c] * xr[c] + a3[c];
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// bnApply(x, mean, var, gamma|null, beta|null, y, [M, C], eps): inference-mode
+// normalisation with given statistics (tf.batchNorm's FusedBatchNorm kernel).
+Napi::Value BnApply(const Napi::CallbackInfo &info) {
+  std::vector<int64_t> mc = intsArg(info, 6, 2, "shape");
+  const int64_t M = mc[0], C = mc[1];
+  const size_t n = size_t(M * C);
+  const float *x = f32Arg(info, 0, n, "x");
+  const float *mean = f32Arg(info, 1, size_t(C), "mean");
+  const float *var = f32Arg(info, 2, size_t(C), "var");
+  const float *gamma = f32ArgOrNull(info, 3, size_t(C), "gamma");
+  const float *beta = f32ArgOrNull(info, 4, size_t(C), "beta");
+  float *y = f32Arg(info, 5, n, "y");
+  const float eps = float(info[7].As<Napi::Number>().DoubleValue());
+  // Same float32 expression order as the cpu kernel, so results match closely.
+  std::vector<float> inv(C);
+  for (int64_t c = 0; c < C; c++) inv[c] = 1.f / std::sqrt(var[c] + eps);
+  const float *iv = inv.data();
+#pragma omp parallel for schedule(static) if (n > 32768)
+  for (int64_t r = 0; r < M; r++) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C;
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++)
+      yr[c] = (beta ? beta[c] : 0.f) + (xr[c] - mean[c]) * (gamma ? gamma[c] : 1.f) * iv[c];
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void initNorm(Napi::Env env, Napi::Object exports) {
+  exports.Set("bnStats", Napi::Function::New(env, BnStats));
+  exports.Set("bnForward", Napi::Function::New(env, BnForward));
+  exports.Set("bnBackward", Napi::Function::New(env, BnBackward));
+  exports.Set("bnApply", Napi::Function::New(env, BnApply));
+}

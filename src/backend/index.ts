@@ -1,0 +1,85 @@
+// Backend choice. The user's stack is TF.js; we pick the fastest backend that
+// loads here and say why the others were skipped (`selfsup info`).
+// Order for `auto`: tensorflow-gpu > tensorflow > native > wasm > cpu.
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../util/errors.ts';
+
+export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+type Concrete = Exclude<BackendName, 'auto'>;
+const AUTO_ORDER: Concrete[] = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'];
+
+export interface BackendProbe { name: Concrete; ok: boolean; detail: string }
+export interface BackendReport { chosen: Concrete; tfjsBackend: string; probes: BackendProbe[] }
+export interface BackendOptions { threads?: number }
+
+type Loaded = { ok: true; detail: string } | { ok: false; reason: string };
+
+/** The tfjs backend name each of ours registers. */
+const TFJS_NAME: Record<Concrete, string> = {
+  'tensorflow-gpu': 'tensorflow', tensorflow: 'tensorflow', native: 'native', wasm: 'wasm', cpu: 'cpu',
+};
+
+async function load(name: Concrete, opts: BackendOptions): Promise<Loaded> {
+  try {
+    switch (name) {
+      case 'tensorflow-gpu':
+      case 'tensorflow': {
+        const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+        try {
+          await import(pkg);
+        } catch (e) {
+          const msg = (e as Error).message.split('\n')[0];
+          return { ok: false, reason: /Cannot find (module|package)/.test(msg) ? `${pkg} is not installed (optional dependency; its install downloads libtensorflow)` : `${pkg} failed to load: ${msg}` };
+        }
+        return { ok: true, detail: `${pkg} (libtensorflow${name === 'tensorflow-gpu' ? ', CUDA' : ''})` };
+      }
+      case 'native': {
+        const { loadNative } = await import('./native.ts');
+        const r = await loadNative({ threads: opts.threads });
+        return r.ok ? { ok: true, detail: r.detail } : { ok: false, reason: r.reason };
+      }
+      case 'wasm': {
+        const { loadWasm } = await import('./wasm.ts');
+        const r = await loadWasm({ threads: opts.threads });
+        return r.ok ? { ok: true, detail: r.detail } : { ok: false, reason: r.reason };
+      }
+      case 'cpu':
+        return { ok: true, detail: 'TF.js reference cpu backend (plain JS; for tiny runs and tests)' };
+    }
+  } catch (e) {
+    return { ok: false, reason: `failed to load: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+export function parseBackendName(s: string): BackendName {
+  if ((BACKEND_NAMES as readonly string[]).includes(s)) return s as BackendName;
+  throw new UserError(`unknown backend '${s}'; valid: ${BACKEND_NAMES.join(', ')}`);
+}
+
+/** Probes every backend without choosing one (for `selfsup info`). */
+export async function probeBackends(opts: BackendOptions = {}): Promise<BackendProbe[]> {
+  const out: BackendProbe[] = [];
+  for (const name of AUTO_ORDER) {
+    const r = await load(name, opts);
+    out.push({ name, ok: r.ok, detail: r.ok ? r.detail : r.reason });
+  }
+  return out;
+}
+
+/** Loads and activates a backend; `auto` takes the first in AUTO_ORDER that loads. */
+export async function useBackend(name: BackendName, opts: BackendOptions = {}): Promise<BackendReport> {
+  const candidates = name === 'auto' ? AUTO_ORDER : [name];
+  const probes: BackendProbe[] = [];
+  for (const c of candidates) {
+    const r = await load(c, opts);
+    probes.push({ name: c, ok: r.ok, detail: r.ok ? r.detail : r.reason });
+    if (!r.ok) continue;
+    const ok = await tf.setBackend(TFJS_NAME[c]);
+    if (!ok) { probes[probes.length - 1] = { name: c, ok: false, detail: 'registered but failed to initialise' }; continue; }
+    await tf.ready();
+    return { chosen: c, tfjsBackend: tf.getBackend(), probes };
+  }
+  const why = probes.map((p) => `${p.name}: ${p.detail}`).join('; ');
+  throw new UserError(`backend '${name}' is not available here (${why})`);
+}

@@ -1,0 +1,76 @@
+// Finds and loads the oneDNN addon built by native/build.mjs, and describes its
+// functions. Every function works in place on caller-owned Float32Arrays and
+// checks each array's length against the shape it is given.
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+type F32 = Float32Array;
+
+export interface NativeAddonInfo {
+  onednn: string;
+  runtime: string;
+  isa: number;
+  threads: number;
+  cachedPrimitives: number;
+}
+
+/**
+ * Conv shape vector: [N, IH, IW, IC, KH, KW, OC, OH, OW, SH, SW, DH, DW, padTop, padLeft, padBottom, padRight]
+ * (dilations counted TF-style, 1 = dense). Pool shape vector: [N, IH, IW, C, KH, KW, OH, OW, SH, SW, pt, pl, pb, pr].
+ */
+export interface NativeAddon {
+  setThreads(n: number): number;
+  getThreads(): number;
+  info(): NativeAddonInfo;
+  clearCache(): void;
+  conv2d(x: F32, w: F32, bias: F32 | null, y: F32, shape: number[], relu: boolean): void;
+  conv2dBackpropInput(dy: F32, w: F32, dx: F32, shape: number[]): void;
+  conv2dBackpropFilter(x: F32, dy: F32, dw: F32, shape: number[]): void;
+  /** shape = [batch, m, n, k, transposeA, transposeB] */
+  matmul(a: F32, b: F32, bias: F32 | null, c: F32, shape: number[], relu: boolean): void;
+  /** shape = [M, C] for channels-last data viewed as M rows of C channels. */
+  bnStats(x: F32, mean: F32, variance: F32, shape: number[]): void;
+  bnForward(x: F32, gamma: F32, beta: F32, residual: F32 | null, y: F32, mean: F32, variance: F32,
+    shape: number[], eps: number, relu: boolean): void;
+  bnBackward(dy: F32, x: F32, gamma: F32, mean: F32, variance: F32, y: F32 | null, dx: F32, dgamma: F32,
+    dbeta: F32, dresidual: F32 | null, shape: number[], eps: number): void;
+  bnApply(x: F32, mean: F32, variance: F32, gamma: F32 | null, beta: F32 | null, y: F32, shape: number[],
+    eps: number): void;
+  /** op: 0 add, 1 multiply, 2 subtract (same-length arrays). */
+  binary(a: F32, b: F32, out: F32, n: number, op: 0 | 1 | 2): void;
+  relu(x: F32, y: F32, n: number): void;
+  reluGrad(dy: F32, y: F32, dx: F32, n: number): void;
+  step(x: F32, y: F32, n: number, alpha: number): void;
+  /** out[a, c] = sum_r x[a, r, c]; shape = [A, R, C]. */
+  sumMiddle(x: F32, out: F32, shape: number[]): void;
+  poolForward(x: F32, y: F32, shape: number[], isMax: boolean): void;
+  poolBackward(dy: F32, x: F32 | null, dx: F32, shape: number[], isMax: boolean): void;
+}
+
+export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
+
+const nativeDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native');
+
+/** Why the last build did not produce an addon, from native/build-status.json. */
+function buildReason(): string {
+  try {
+    const s = JSON.parse(readFileSync(join(nativeDir, 'build-status.json'), 'utf8')) as { ok?: boolean; reason?: string };
+    if (s.ok === false && s.reason) return `not built at install: ${s.reason}`;
+  } catch { /* no status file: install script never ran */ }
+  return 'addon not built (run `node native/build.mjs`; needs libdnnl-dev)';
+}
+
+export function loadAddon(env: NodeJS.ProcessEnv = process.env): AddonLoad {
+  if (env.SELFSUP_NATIVE === '0') return { ok: false, reason: 'forced off by SELFSUP_NATIVE=0' };
+  const path = join(nativeDir, 'build', 'Release', 'selfsup_native.node');
+  if (!existsSync(path)) return { ok: false, reason: buildReason() };
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    return { ok: true, addon, path };
+  } catch (e) {
+    // Typically libdnnl.so.2 missing at run time (package removed after the build).
+    return { ok: false, reason: `addon failed to load: ${(e as Error).message.split('\n')[0]}` };
+  }
+}

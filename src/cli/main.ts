@@ -1,0 +1,108 @@
+// `selfsup` command line. Each subcommand lives in its own file; this one only
+// parses arguments and maps errors to exit codes (2 bad input, 1 anything else).
+import { Command, CommanderError, Option } from 'commander';
+import { isUserError } from '../util/errors.ts';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function backendOption(): Option {
+  return new Option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | native | wasm | cpu').default('auto');
+}
+
+export function buildProgram(): Command {
+  const program = new Command('selfsup')
+    .description('Self-supervised pretraining (SimCLR, MoCo) on TensorFlow.js')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program.command('pretrain')
+    .description('pretrain a backbone (no RECIPE: the embedded MNIST quickstart, ending with k-NN numbers)')
+    .argument('[recipe]', 'recipe YAML file')
+    .option('--set <key=value>', 'override a recipe key (repeatable)', collect, [])
+    .option('--out <dir>', 'run folder (default checkpoints/<recipe-name>-<timestamp>)')
+    .option('--resume', 'continue the newest checkpoint in --out (or the newest run of this recipe)')
+    .addOption(backendOption())
+    .option('--threads <n>', 'threads for the native / wasm backends', (v) => parseInt(v, 10))
+    .option('--seed <n>', 'shorthand for --set train.seed=N', (v) => parseInt(v, 10))
+    .option('--json', 'print the results as one JSON object on the last stdout line')
+    .option('--quiet', 'no progress bar')
+    .action(async (recipe, opts) => (await import('./pretrain.ts')).pretrainCommand(recipe, opts));
+
+  const ev = program.command('eval').description('evaluate a checkpoint\'s frozen backbone');
+  for (const kind of ['knn', 'linear', 'fewshot'] as const) {
+    ev.command(kind)
+      .description(kind === 'knn' ? 'weighted k-NN accuracy' : kind === 'linear' ? 'linear probe accuracy' : 'n-way k-shot episodes')
+      .argument('[recipe]', 'recipe YAML file (default: the one saved with the checkpoint)')
+      .requiredOption('--checkpoint <path>', 'run folder, its ckpt/ folder, or a ckpt/step-* folder')
+      .option('--set <key=value>', 'override a recipe key (repeatable)', collect, [])
+      .addOption(backendOption())
+      .option('--threads <n>', 'threads for the native / wasm backends', (v) => parseInt(v, 10))
+      .option('--out <dir>', 'where to write the report and plots (default: the run folder\'s eval/)')
+      .option('--json', 'print the report as one JSON object on the last stdout line')
+      .action(async (recipe, opts) => (await import('./eval-command.ts')).evalSubcommand(kind, recipe, opts));
+  }
+
+  program.command('export')
+    .description('write the backbone as a stock TF.js model (or the embeddings of a dataset)')
+    .requiredOption('--checkpoint <path>', 'run folder, its ckpt/ folder, or a ckpt/step-* folder')
+    .requiredOption('--out <dir>', 'output folder')
+    .addOption(new Option('--format <f>', 'tfjs | embeddings').choices(['tfjs', 'embeddings']).default('tfjs'))
+    .argument('[recipe]', 'recipe YAML file (default: the one saved with the checkpoint)')
+    .option('--set <key=value>', 'override a recipe key (repeatable)', collect, [])
+    .addOption(backendOption())
+    .action(async (recipe, opts) => (await import('./export-command.ts')).exportSubcommand(recipe, opts));
+
+  program.command('views')
+    .description('write a PNG grid of originals and their two augmented views')
+    .argument('[recipe]', 'recipe YAML file (default: the embedded quickstart)')
+    .requiredOption('--out <file>', 'PNG file to write')
+    .option('--set <key=value>', 'override a recipe key (repeatable)', collect, [])
+    .option('--n <count>', 'number of images', (v) => parseInt(v, 10), 16)
+    .option('--seed <n>', 'seed of the views', (v) => parseInt(v, 10))
+    .addOption(backendOption())
+    .action(async (recipe, opts) => (await import('./views-command.ts')).viewsSubcommand(recipe, opts));
+
+  program.command('info')
+    .description('backends available and chosen, versions, and why others were skipped')
+    .option('--json', 'print as JSON')
+    .action(async (opts) => (await import('./info.ts')).infoCommand(opts));
+
+  program.command('bench')
+    .description('benchmark the reference training step on every available backend')
+    .option('--json', 'print as JSON')
+    .option('--peer', 'also run the same step in PyTorch (python3-torch) for a side-by-side ratio')
+    .option('--quick', 'fewer steps')
+    .option('--backends <list>', 'comma-separated backends to run')
+    .action(async (opts) => (await import('./bench-command.ts')).benchSubcommand(opts));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; usage errors are bad input.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (isUserError(e)) {
+      process.stderr.write(`selfsup: ${(e as Error).message}\n`);
+      return 2;
+    }
+    const coded = e as { exitCode?: number; name?: string; message?: string };
+    if (coded && typeof coded.exitCode === 'number' && (coded.name === 'Interrupted' || coded.name === 'NonFiniteError')) {
+      process.stderr.write(`selfsup: ${coded.message}\n`);
+      return coded.exitCode;
+    }
+    process.stderr.write(`selfsup: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+// Let pending stdout writes drain before exiting.
+process.exitCode = code;
+if (code !== 0) setTimeout(() => process.exit(code), 50).unref();

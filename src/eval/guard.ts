@@ -1,0 +1,68 @@
+// Protocol guards. Evaluation numbers are only meaningful if the backbone was
+// truly frozen and the test split was never trained on; these checks make the
+// two most common silent mistakes (a probe that updates the encoder, a probe
+// fitted on test data) loud errors instead of inflated scores.
+import { createHash } from 'node:crypto';
+import type { Module } from '../models/module.ts';
+import { allVariables } from '../models/module.ts';
+
+/** SHA-256 over every parameter and buffer (names, shapes and float bytes), in module order. */
+export function weightsHash(m: Module): string {
+  const h = createHash('sha256');
+  for (const v of allVariables(m)) {
+    h.update(`${v.name}|${v.variable.shape.join('x')}|${v.variable.dtype};`);
+    const data = v.variable.dataSync();
+    h.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  return h.digest('hex');
+}
+
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** Throws if the backbone's weights (or batch-norm statistics) differ from the hash taken before. */
+export function assertWeightsUnchanged(m: Module, before: string, during: string): void {
+  const after = weightsHash(m);
+  if (after !== before) {
+    throw new ProtocolError(`backbone weights changed during ${during} (hash ${before.slice(0, 12)} -> ${after.slice(0, 12)}); `
+      + 'evaluation must use a frozen backbone');
+  }
+}
+
+/** Which labelled split a feature set came from; probes only fit on 'train'. */
+export type SplitRole = 'train' | 'val' | 'test';
+
+/** Refuses to fit a probe on anything but the train split (or a part of it). */
+export function assertFitSplit(role: SplitRole | undefined, what: string): void {
+  if (role === 'test') throw new ProtocolError(`${what}: refusing to train on the test split`);
+}
+
+/**
+ * Fraction of `test` rows that also occur, bit for bit, among the `train` rows.
+ * A handful of exact duplicates can be genuine; most of them means the test
+ * split was passed as training data.
+ */
+export function exactOverlap(train: Float32Array, test: Float32Array, dim: number): number {
+  const nTest = test.length / dim;
+  if (nTest === 0) return 0;
+  const seen = new Set<string>();
+  const rowKey = (f: Float32Array, i: number) => Buffer.from(f.buffer, f.byteOffset + i * dim * 4, dim * 4).toString('base64');
+  for (let i = 0; i < train.length / dim; i++) seen.add(rowKey(train, i));
+  let dup = 0;
+  for (let i = 0; i < nTest; i++) if (seen.has(rowKey(test, i))) dup++;
+  return dup / nTest;
+}
+
+/** Throws when the train features contain most of the test features (test data in the fit set). */
+export function assertNoTestLeak(train: Float32Array, test: Float32Array, dim: number, maxOverlap = 0.5): number {
+  const overlap = train === test ? 1 : exactOverlap(train, test, dim);
+  if (overlap > maxOverlap) {
+    throw new ProtocolError(`${(overlap * 100).toFixed(1)}% of the test items also appear in the probe's training data; `
+      + 'refusing to train on the test split');
+  }
+  return overlap;
+}

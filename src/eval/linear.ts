@@ -1,0 +1,241 @@
+// Linear probe: multinomial logistic regression on frozen features, the
+// standard protocol for judging a self-supervised encoder. Features are
+// computed once by the caller and passed in; here they are standardized with
+// statistics of the fitting set, the weight decay is chosen on a validation
+// split carved from the train split, the chosen decay is refitted on the whole
+// train split, and the test split is scored exactly once, after the last epoch.
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../util/rng.ts';
+import type { LinearProbeConfig } from '../recipe/sections/eval.ts';
+import { assertFitSplit, assertNoTestLeak, type SplitRole } from './guard.ts';
+import { rankClasses } from './knn.ts';
+
+export interface ProbeData {
+  /** Row-major raw (not L2-normalized) frozen features. */
+  features: Float32Array;
+  labels: Int32Array;
+  dim: number;
+  /** Where these features came from; a probe refuses to fit on 'test'. */
+  role?: SplitRole;
+}
+
+export interface Standardizer { mean: Float32Array; std: Float32Array }
+
+export interface SoftmaxModel {
+  /** [dim, numClasses], row-major. */
+  weights: Float32Array;
+  bias: Float32Array;
+  dim: number;
+  numClasses: number;
+  standardizer: Standardizer;
+}
+
+export interface FitOptions {
+  numClasses: number;
+  epochs: number;
+  lr: number;
+  weightDecay: number;
+  batchSize: number;
+  momentum: number;
+  schedule: 'cosine' | 'constant';
+  rng: Rng;
+  /** Scored after every epoch (for the validation curve); never pass the test split here. */
+  monitor?: ProbeData;
+  onEpoch?: (e: EpochRecord) => void;
+}
+
+export interface EpochRecord { epoch: number; loss: number; monitorTop1?: number }
+
+export interface Accuracy { top1: number; top5: number; predictions: Int32Array }
+
+export interface DecayTrial {
+  weight_decay: number;
+  /** Validation top-1 after the last epoch: what the choice is based on. */
+  val_top1_final: number;
+  /** Best validation top-1 over epochs and its epoch; printed for information only. */
+  val_top1_best_epoch: number;
+  best_epoch: number;
+}
+
+export interface LinearProbeResult {
+  /** Test accuracy of the final epoch of the refit on the whole train split. */
+  top1: number;
+  top5: number;
+  predictions: Int32Array;
+  weight_decay: number;
+  epochs: number;
+  search: DecayTrial[];
+  /** Final-fit training loss per epoch. */
+  loss_curve: number[];
+  /** Fraction of test rows found verbatim in the train features (should be ~0). */
+  test_overlap: number;
+}
+
+export function fitStandardizer(f: Float32Array, dim: number): Standardizer {
+  const n = f.length / dim;
+  const mean = new Float64Array(dim);
+  const sq = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += f[i * dim + j];
+  for (let j = 0; j < dim; j++) mean[j] /= Math.max(1, n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) { const d = f[i * dim + j] - mean[j]; sq[j] += d * d; }
+  // Constant features get std 1 so they map to 0 rather than to NaN.
+  const std = Float32Array.from(sq, (s) => { const v = Math.sqrt(s / Math.max(1, n)); return v > 1e-8 ? v : 1; });
+  return { mean: Float32Array.from(mean), std };
+}
+
+export function standardize(f: Float32Array, dim: number, s: Standardizer): Float32Array {
+  const out = new Float32Array(f.length);
+  for (let i = 0; i < f.length; i++) { const j = i % dim; out[i] = (f[i] - s.mean[j]) / s.std[j]; }
+  return out;
+}
+
+/** Class scores (logits) for raw features, [n, numClasses] row-major. */
+export function predictLogits(m: SoftmaxModel, features: Float32Array): Float32Array {
+  const n = features.length / m.dim;
+  const x = standardize(features, m.dim, m.standardizer);
+  return tf.tidy(() => tf.tensor2d(x, [n, m.dim])
+    .matMul(tf.tensor2d(m.weights, [m.dim, m.numClasses]))
+    .add(tf.tensor1d(m.bias)).dataSync() as Float32Array);
+}
+
+export function accuracyFromScores(scores: Float32Array | Float64Array, labels: Int32Array, numClasses: number): Accuracy {
+  const n = labels.length;
+  const s64 = scores instanceof Float64Array ? scores : Float64Array.from(scores);
+  const predictions = new Int32Array(n);
+  let h1 = 0;
+  let h5 = 0;
+  for (let i = 0; i < n; i++) {
+    const ranked = rankClasses(s64, i, numClasses);
+    predictions[i] = ranked[0];
+    if (ranked[0] === labels[i]) h1++;
+    if (ranked.slice(0, 5).includes(labels[i])) h5++;
+  }
+  return { top1: n ? h1 / n : 0, top5: n ? h5 / n : 0, predictions };
+}
+
+export function scoreProbe(m: SoftmaxModel, data: ProbeData): Accuracy {
+  return accuracyFromScores(predictLogits(m, data.features), data.labels, m.numClasses);
+}
+
+function gatherRows(f: Float32Array, dim: number, idx: ArrayLike<number>, from: number, to: number): Float32Array {
+  const out = new Float32Array((to - from) * dim);
+  for (let r = from; r < to; r++) out.set(f.subarray(idx[r] * dim, (idx[r] + 1) * dim), (r - from) * dim);
+  return out;
+}
+
+/**
+ * Softmax regression by mini-batch SGD with momentum, zero init, L2 decay on
+ * the weights (not the bias), cosine or constant learning rate per step.
+ */
+export function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): { model: SoftmaxModel; history: EpochRecord[] } {
+  assertFitSplit(train.role, 'linear probe');
+  const { dim } = train;
+  const c = opts.numClasses;
+  const n = train.labels.length;
+  if (n === 0) throw new Error('linear probe: empty training set');
+  for (const l of train.labels) if (l < 0 || l >= c) throw new Error(`linear probe: label ${l} outside [0, ${c})`);
+  const standardizer = fitStandardizer(train.features, dim);
+  const x = standardize(train.features, dim, standardizer);
+  const bs = Math.min(Math.max(1, opts.batchSize), n);
+  const stepsPerEpoch = Math.ceil(n / bs);
+  const totalSteps = opts.epochs * stepsPerEpoch;
+
+  // tidy frees the zero tensors; variables survive it.
+  const [w, b, vw, vb] = tf.tidy(() => [[dim, c], [c], [dim, c], [c]].map((shape) => tf.variable(tf.zeros(shape))));
+  const history: EpochRecord[] = [];
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const snapshot = (): SoftmaxModel => ({
+    weights: w.dataSync().slice() as Float32Array, bias: b.dataSync().slice() as Float32Array, dim, numClasses: c, standardizer,
+  });
+  try {
+    let step = 0;
+    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+      opts.rng.shuffle(order);
+      let lossSum = 0;
+      for (let s = 0; s < n; s += bs) {
+        const e = Math.min(n, s + bs);
+        const lr = opts.schedule === 'cosine' ? opts.lr * 0.5 * (1 + Math.cos(Math.PI * step / totalSteps)) : opts.lr;
+        const xb = gatherRows(x, dim, order, s, e);
+        const yb = Int32Array.from({ length: e - s }, (_, i) => train.labels[order[s + i]]);
+        const loss = tf.tidy(() => {
+          const xt = tf.tensor2d(xb, [e - s, dim]);
+          const yt = tf.oneHot(tf.tensor1d(yb, 'int32'), c);
+          const { value, grads } = tf.variableGrads(() => {
+            const ce = tf.losses.softmaxCrossEntropy(yt, xt.matMul(w).add(b));
+            return ce.add(w.square().sum().mul(0.5 * opts.weightDecay)) as tf.Scalar;
+          }, [w, b]);
+          vw.assign(vw.mul(opts.momentum).add(grads[w.name]));
+          vb.assign(vb.mul(opts.momentum).add(grads[b.name]));
+          w.assign(w.sub(vw.mul(lr)));
+          b.assign(b.sub(vb.mul(lr)));
+          return value.dataSync()[0];
+        });
+        lossSum += loss * (e - s);
+        step++;
+      }
+      const rec: EpochRecord = { epoch, loss: lossSum / n };
+      if (opts.monitor) rec.monitorTop1 = scoreProbe(snapshot(), opts.monitor).top1;
+      history.push(rec);
+      opts.onEpoch?.(rec);
+    }
+    return { model: snapshot(), history };
+  } finally {
+    for (const v of [w, b, vw, vb]) v.dispose();
+  }
+}
+
+/** Random split of row indices into (fit, val); val gets round(n * fraction) rows, at least one when fraction > 0. */
+export function carveValidation(n: number, fraction: number, rng: Rng): { fit: Int32Array; val: Int32Array } {
+  const idx = rng.shuffle(Int32Array.from({ length: n }, (_, i) => i)) as Int32Array;
+  const nVal = fraction > 0 ? Math.min(n - 1, Math.max(1, Math.round(n * fraction))) : 0;
+  return { val: idx.slice(0, nVal).sort(), fit: idx.slice(nVal).sort() };
+}
+
+function subset(d: ProbeData, rows: Int32Array, role: SplitRole): ProbeData {
+  return { features: gatherRows(d.features, d.dim, rows, 0, rows.length), labels: Int32Array.from(rows, (i) => d.labels[i]), dim: d.dim, role };
+}
+
+export interface LinearProbeOptions extends LinearProbeConfig {
+  numClasses: number;
+  rng: Rng;
+  log?: (line: string) => void;
+}
+
+/**
+ * The full protocol: decay search on a validation split of `train` (scored at
+ * the final epoch), refit with the chosen decay on all of `train`, one test
+ * evaluation after the last epoch.
+ */
+export function linearProbe(train: ProbeData, test: ProbeData, opts: LinearProbeOptions): LinearProbeResult {
+  assertFitSplit(train.role, 'linear probe');
+  if (train.dim !== test.dim) throw new Error(`linear probe: train dim ${train.dim} != test dim ${test.dim}`);
+  const testOverlap = assertNoTestLeak(train.features, test.features, train.dim);
+  const fitCommon = {
+    numClasses: opts.numClasses, epochs: opts.epochs, lr: opts.lr, batchSize: opts.batch_size,
+    momentum: opts.momentum, schedule: opts.schedule,
+  };
+  const search: DecayTrial[] = [];
+  let chosen = opts.weight_decay[0];
+  if (opts.weight_decay.length > 1 && opts.val_fraction > 0) {
+    const { fit, val } = carveValidation(train.labels.length, opts.val_fraction, opts.rng.fork('linear-val'));
+    const fitSet = subset(train, fit, 'train');
+    const valSet = subset(train, val, 'val');
+    for (const wd of opts.weight_decay) {
+      const { history } = fitSoftmaxRegression(fitSet, { ...fitCommon, weightDecay: wd, rng: opts.rng.fork(`linear-wd-${wd}`), monitor: valSet });
+      const curve = history.map((h) => h.monitorTop1 ?? 0);
+      const best = curve.reduce((bi, v, i) => (v > curve[bi] ? i : bi), 0);
+      const trial = { weight_decay: wd, val_top1_final: curve[curve.length - 1], val_top1_best_epoch: curve[best], best_epoch: best + 1 };
+      search.push(trial);
+      opts.log?.(`linear probe: wd=${wd} val top-1 ${(trial.val_top1_final * 100).toFixed(2)}% (final epoch; best epoch ${trial.best_epoch}: ${(trial.val_top1_best_epoch * 100).toFixed(2)}%)`);
+    }
+    // Ties go to the smaller decay (earlier in a sorted list, first listed otherwise).
+    chosen = search.reduce((a, t) => (t.val_top1_final > a.val_top1_final ? t : a)).weight_decay;
+  }
+  const { model, history } = fitSoftmaxRegression(train, { ...fitCommon, weightDecay: chosen, rng: opts.rng.fork('linear-final') });
+  const acc = scoreProbe(model, test);
+  opts.log?.(`linear probe: wd=${chosen}, ${opts.epochs} epochs, test top-1 ${(acc.top1 * 100).toFixed(2)}% top-5 ${(acc.top5 * 100).toFixed(2)}% (final epoch)`);
+  return {
+    top1: acc.top1, top5: acc.top5, predictions: acc.predictions, weight_decay: chosen, epochs: opts.epochs,
+    search, loss_curve: history.map((h) => h.loss), test_overlap: testOverlap,
+  };
+}

@@ -1,0 +1,39 @@
+// Builds the method a recipe names, with its backbone.
+import type { Recipe } from '../recipe/index.ts';
+import { buildBackbone } from '../models/resnet.ts';
+import type { Backbone } from '../models/module.ts';
+import { Rng } from '../util/rng.ts';
+import { UserError } from '../util/errors.ts';
+import type { Method } from './method.ts';
+import { SimCLR } from './simclr.ts';
+
+export type { Method, StepContext } from './method.ts';
+
+/** The backbone a recipe describes, initialised from the run's seed. */
+export function backboneFromRecipe(r: Recipe, rng: Rng): Backbone {
+  return buildBackbone({ arch: r.model.backbone, widths: r.model.widths, blocks: r.model.blocks, inChannels: r.data.channels }, rng);
+}
+
+export async function buildMethod(r: Recipe): Promise<Method> {
+  // Initialisation has its own stream so that it does not depend on anything else drawn.
+  const rng = new Rng(`init:${r.train.seed}`);
+  const backbone = backboneFromRecipe(r, rng);
+  switch (r.method.name) {
+    case 'simclr':
+      return new SimCLR(backbone, {
+        temperature: r.method.temperature, headHidden: r.model.head_hidden, headOut: r.model.head_out,
+        headBatchNorm: r.model.head_batch_norm,
+      }, rng);
+    case 'mocov2':
+    case 'mocov3': {
+      let mod: { buildMoco?: (r: Recipe, backbone: Backbone, rng: Rng) => Method };
+      try {
+        mod = await import('./moco.ts');
+      } catch {
+        throw new UserError(`method.name: '${r.method.name}' is not available in this build`);
+      }
+      if (!mod.buildMoco) throw new UserError(`method.name: '${r.method.name}' is not available in this build`);
+      return mod.buildMoco(r, backbone, rng);
+    }
+  }
+}

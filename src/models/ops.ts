@@ -1,0 +1,109 @@
+// Plain-tfjs building blocks the models are made of. They run on every backend;
+// the native backend may dispatch some of them to fused oneDNN kernels, which
+// must give the same numbers as the code here.
+import * as tf from '@tensorflow/tfjs';
+
+export const BN_EPSILON = 1e-5;
+/** PyTorch convention: running = (1 - momentum) * running + momentum * batch. */
+export const BN_MOMENTUM = 0.1;
+
+/** 'same'-padded convolution, NHWC, kernel [kh, kw, in, out]. */
+export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number): tf.Tensor4D {
+  return tf.conv2d(x, kernel, stride, 'same');
+}
+
+/** x @ kernel + bias, kernel [in, out]. */
+export function linear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D {
+  const y = tf.matMul(x, kernel);
+  return bias ? tf.add(y, bias) : y;
+}
+
+/**
+ * Training-mode batch normalization over every axis but the last, with a
+ * closed-form gradient. TF.js's own batchNorm gradient reduces through Tile ops,
+ * which is slow on wasm and cpu; the closed form is one pass:
+ *   dx = gamma * invstd / N * (N * dy - sum(dy) - xhat * sum(dy * xhat)).
+ * The batch statistics are computed inside the custom op (so the tape never
+ * differentiates through them) and handed back through `stats` for the
+ * running-average update; the caller owns and disposes them.
+ */
+export function batchNormTrainOp(
+  x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, axes: number[],
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+  let mean: tf.Tensor | undefined;
+  let variance: tf.Tensor | undefined;
+  const op = tf.customGrad(((xIn: tf.Tensor, gIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const m = tf.moments(xIn, axes, true);
+    mean = tf.keep(m.mean);
+    variance = tf.keep(m.variance);
+    const invStd = tf.rsqrt(tf.add(m.variance, BN_EPSILON));
+    const xhat = tf.mul(tf.sub(xIn, m.mean), invStd);
+    save([xhat, invStd, gIn]);
+    return {
+      value: tf.add(tf.mul(xhat, gIn), bIn),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, inv, gam] = saved;
+        const count = axes.reduce((s, a) => s * dy.shape[a], 1);
+        const dBeta = tf.sum(dy, axes, true);
+        const dGamma = tf.sum(tf.mul(dy, xh), axes, true);
+        const scale = tf.div(tf.mul(gam, inv), count);
+        const inner = tf.sub(tf.sub(tf.mul(dy, count), dBeta), tf.mul(xh, dGamma));
+        return [tf.mul(inner, scale), tf.reshape(tf.sum(dGamma, sumToParamAxes(dGamma, gam)), gam.shape), tf.reshape(tf.sum(dBeta, sumToParamAxes(dBeta, gam)), gam.shape)];
+      },
+    };
+  }) as unknown as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor);
+  const y = op(x, gamma, beta);
+  return { y, mean: mean!, variance: variance! };
+}
+
+/** Parameters are [C]; keepDims sums are [1, C] or, for grouped statistics, [G, 1, C]: sum all but the last axis. */
+function sumToParamAxes(t: tf.Tensor, _param: tf.Tensor): number[] {
+  return Array.from({ length: t.rank - 1 }, (_, i) => i);
+}
+
+export interface BatchNormVars {
+  gamma: tf.Variable;
+  beta: tf.Variable;
+  movingMean: tf.Variable;
+  movingVariance: tf.Variable;
+}
+
+/**
+ * Batch norm over all axes but the last. In training mode it normalizes with the
+ * batch statistics and updates the running ones (unbiased variance, as PyTorch);
+ * in eval mode it uses the running statistics. `groups` > 1 normalizes each of G
+ * equal slices of the batch on its own (MoCo's single-device substitute for
+ * shuffle-BN); running statistics then average over the groups.
+ */
+export function batchNorm<T extends tf.Tensor>(x: T, v: BatchNormVars, training: boolean, groups = 1): T {
+  if (!training) {
+    return tf.batchNorm(x, v.movingMean, v.movingVariance, v.beta, v.gamma, BN_EPSILON) as T;
+  }
+  const c = x.shape[x.rank - 1];
+  const batch = x.shape[0];
+  if (groups > 1 && batch % groups !== 0) throw new Error(`batchNorm: batch ${batch} not divisible into ${groups} groups`);
+  const g = groups > 1 ? groups : 1;
+  // [G, rest..., C] so one reduction over the inner axes gives per-group stats.
+  const xg = g > 1 ? tf.reshape(x, [g, -1, c]) : tf.reshape(x, [-1, c]);
+  const axes = g > 1 ? [1] : [0];
+  const { y, mean, variance } = batchNormTrainOp(xg, v.gamma, v.beta, axes);
+  updateRunningStats(v, mean, variance, xg.size / (g * c));
+  mean.dispose();
+  variance.dispose();
+  return tf.reshape(y, x.shape) as T;
+}
+
+function updateRunningStats(v: BatchNormVars, mean: tf.Tensor, variance: tf.Tensor, countPerGroup: number): void {
+  // Outside the gradient's concern: a plain in-place update of the buffers.
+  tf.tidy(() => {
+    const m = mean.rank > 1 ? tf.mean(tf.reshape(mean, [-1, mean.shape[mean.rank - 1]]), 0) : mean;
+    const vr = variance.rank > 1 ? tf.mean(tf.reshape(variance, [-1, variance.shape[variance.rank - 1]]), 0) : variance;
+    const unbiased = countPerGroup > 1 ? tf.mul(vr, countPerGroup / (countPerGroup - 1)) : vr;
+    v.movingMean.assign(tf.add(tf.mul(v.movingMean, 1 - BN_MOMENTUM), tf.mul(tf.reshape(m, v.movingMean.shape), BN_MOMENTUM)));
+    v.movingVariance.assign(tf.add(tf.mul(v.movingVariance, 1 - BN_MOMENTUM), tf.mul(tf.reshape(unbiased, v.movingVariance.shape), BN_MOMENTUM)));
+  });
+}
+
+export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
+  return tf.mean(x, [1, 2]) as tf.Tensor2D;
+}

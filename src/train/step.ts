@@ -1,0 +1,42 @@
+// One optimisation step: method loss under the gradient tape, optimizer update,
+// method bookkeeping. Everything it creates is disposed before it returns, so the
+// tensor count is flat across steps.
+import * as tf from '@tensorflow/tfjs';
+import type { Method, StepContext } from '../methods/method.ts';
+import type { NamedVariable } from '../models/module.ts';
+import type { Optimizer } from '../optim/index.ts';
+
+export interface StepResult { loss: number; extra: Record<string, number> }
+
+export class StepRunner {
+  private readonly vars: tf.Variable[];
+  /** tfjs's internal variable name -> our stable name (the optimizer's key). */
+  private readonly names = new Map<string, string>();
+  constructor(private readonly method: Method, private readonly optimizer: Optimizer, trainable: NamedVariable[]) {
+    this.vars = trainable.map((p) => p.variable);
+    for (const p of trainable) this.names.set(p.variable.name, p.name);
+  }
+
+  run(view1: tf.Tensor4D, view2: tf.Tensor4D, ctx: StepContext, lr: number): StepResult {
+    const pre = this.method.beforeStep?.(view1, view2, ctx) ?? [];
+    try {
+      const { value, grads } = tf.variableGrads(() => this.method.loss(view1, view2, ctx, pre), this.vars);
+      const loss = value.dataSync()[0];
+      value.dispose();
+      const byName = new Map<string, tf.Tensor>();
+      for (const [k, g] of Object.entries(grads)) byName.set(this.names.get(k) ?? k, g);
+      try {
+        // A non-finite loss means the update would poison the weights: skip it; the trainer stops.
+        if (Number.isFinite(loss)) {
+          this.optimizer.step(byName, lr);
+          this.method.afterStep?.(ctx, pre);
+        }
+      } finally {
+        for (const g of byName.values()) g.dispose();
+      }
+      return { loss, extra: this.method.metrics?.(ctx) ?? {} };
+    } finally {
+      for (const t of pre) t.dispose();
+    }
+  }
+}

@@ -1,0 +1,241 @@
+// The pretraining loop. It reads top-down like DESIGN.md's picture:
+// data source -> loader -> two views -> method (encoder, head, loss) -> optimizer,
+// with k-NN evaluation, checkpoints and logs around it.
+import * as tf from '@tensorflow/tfjs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { openSplits } from '../data/index.ts';
+import { Loader } from '../data/loader.ts';
+import type { Splits } from '../data/types.ts';
+import type { EvalTransform } from '../eval/features.ts';
+import { EventWriter } from '../log/tensorboard.ts';
+import { MetricsLog } from '../log/metrics.ts';
+import { Progress } from '../log/progress.ts';
+import { buildMethod, type Method } from '../methods/index.ts';
+import { createOptimizer, lrScheduleFor, type Optimizer } from '../optim/index.ts';
+import { saveRecipe, type Recipe } from '../recipe/index.ts';
+import { Rng } from '../util/rng.ts';
+import { UserError } from '../util/errors.ts';
+import { buildAugmenter, type Augmenter } from './augmenter.ts';
+import { listCheckpoints, loadCheckpoint, restoreVariables, saveCheckpoint, type NamedTensorSource } from './checkpoint.ts';
+import { knnScore, type KnnScore } from './monitor.ts';
+import { ensureDir, runPaths, type RunPaths } from './run-folder.ts';
+import { Interrupted, NonFiniteError, StopSignal } from './signals.ts';
+import { StepRunner } from './step.ts';
+
+export interface PretrainOptions {
+  recipe: Recipe;
+  runDir: string;
+  resume: boolean;
+  /** Name of the active backend, recorded in the summary. */
+  backend: string;
+  quiet?: boolean;
+  /** Also score the random-init encoder before training (the quickstart does). */
+  knnBefore?: boolean;
+  /** Export the backbone into the run folder at the end. */
+  exportBackbone?: boolean;
+  log?: (msg: string) => void;
+  /** Installed by the CLI; tests leave it out. */
+  stop?: StopSignal;
+}
+
+export interface PretrainResult {
+  runDir: string;
+  backend: string;
+  method: string;
+  steps: number;
+  epochs: number;
+  images: number;
+  seconds: number;
+  imagesPerSecond: number;
+  firstLoss?: number;
+  finalLoss?: number;
+  knnBefore?: KnnScore;
+  knnAfter?: KnnScore;
+  checkpoint: string;
+  backbone?: string;
+}
+
+interface Run {
+  recipe: Recipe; paths: RunPaths; splits: Splits; method: Method; optimizer: Optimizer; loader: Loader;
+  augmenter: Augmenter; evalTransform: EvalTransform; stepsPerEpoch: number; totalSteps: number;
+  lrAt: (step: number) => number; metrics: MetricsLog; events?: EventWriter;
+}
+
+async function setUp(o: PretrainOptions): Promise<Run> {
+  const r = o.recipe;
+  const paths = runPaths(o.runDir);
+  ensureDir(paths.dir);
+  const splits = await openSplits(r.data, { seed: r.train.seed, cacheDir: join('checkpoints', '.cache'), log: o.log });
+  if (splits.pretrain.n < r.train.batch_size && r.train.drop_last) {
+    throw new UserError(`train.batch_size: ${r.train.batch_size} is larger than the pretraining split (${splits.pretrain.n} images from ${splits.pretrain.name}) with train.drop_last: true`);
+  }
+  const { augmenter, evalTransform } = buildAugmenter(r, splits.pretrain.channels);
+  const method = await buildMethod(r);
+  const optimizer = createOptimizer(r.optim, method.trainable());
+  const loader = new Loader(splits.pretrain, { batchSize: r.train.batch_size, dropLast: r.train.drop_last, seed: r.train.seed, shuffle: true, prefetch: 2 });
+  const stepsPerEpoch = loader.batchesPerEpoch();
+  const scheduled = r.train.epochs * stepsPerEpoch;
+  const totalSteps = r.train.max_steps > 0 ? Math.min(r.train.max_steps, scheduled) : scheduled;
+  // The lr schedule spans the epochs asked for even when max_steps cuts the run short.
+  const lrAt = lrScheduleFor(r.optim, { batchSize: r.train.batch_size, stepsPerEpoch, totalSteps: scheduled });
+  const metrics = new MetricsLog(paths.metrics);
+  const events = r.log.tensorboard ? new EventWriter(paths.dir, {}) : undefined;
+  return { recipe: r, paths, splits, method, optimizer, loader, augmenter, evalTransform, stepsPerEpoch, totalSteps, lrAt, metrics, events };
+}
+
+function checkpointSources(run: Run): NamedTensorSource[] {
+  return [
+    ...run.method.trainable().map((p) => ({ name: p.name, group: 'param' as const, tensor: p.variable })),
+    ...run.method.state().map((p) => ({ name: p.name, group: 'state' as const, tensor: p.variable })),
+    ...run.optimizer.slots().map((s) => ({ name: `optimizer/${s.name}`, group: 'slot' as const, tensor: s.tensor })),
+  ];
+}
+
+/** Restores the newest checkpoint of the run folder; returns the step to continue from. */
+function restore(run: Run): { step: number; path?: string } {
+  const all = listCheckpoints(run.paths.ckpt);
+  if (all.length === 0) return { step: 0 };
+  const ck = loadCheckpoint(all[all.length - 1]);
+  if (ck.meta.method !== run.method.name) {
+    throw new UserError(`--resume: checkpoint ${ck.path} is from method '${ck.meta.method}', the recipe says '${run.method.name}'`);
+  }
+  restoreVariables(ck, [...run.method.trainable(), ...run.method.state()]);
+  const slots = new Map<string, Float32Array>();
+  for (const s of run.optimizer.slots()) {
+    const t = ck.tensors.get(`optimizer/${s.name}`);
+    if (!t) throw new UserError(`--resume: checkpoint ${ck.path} has no optimizer state '${s.name}' (was it written with optim.name=${run.recipe.optim.name}?)`);
+    slots.set(s.name, t);
+  }
+  run.optimizer.loadSlots(slots);
+  return { step: ck.meta.step, path: ck.path };
+}
+
+async function writeCheckpoint(run: Run, step: number, extra: Record<string, unknown>): Promise<string> {
+  assertFiniteWeights(run, step);
+  const epoch = Math.floor(step / run.stepsPerEpoch);
+  return saveCheckpoint(run.paths.ckpt, {
+    step, epoch, batchInEpoch: step % run.stepsPerEpoch, method: run.method.name, recipe: run.recipe, extra,
+  }, checkpointSources(run), run.recipe.train.keep_checkpoints);
+}
+
+function assertFiniteWeights(run: Run, step: number): void {
+  const bad = run.method.trainable().find((p) => tf.tidy(() => !Number.isFinite(tf.sum(p.variable).dataSync()[0])));
+  if (bad) throw new NonFiniteError(`weight '${bad.name}' is not finite`, step, listCheckpoints(run.paths.ckpt).at(-1), 'Try a lower optim.lr or a higher method.temperature.');
+}
+
+export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
+  const log = o.log ?? (() => {});
+  const run = await setUp(o);
+  const r = run.recipe;
+  try {
+    let step = 0;
+    if (o.resume) {
+      const res = restore(run);
+      step = res.step;
+      if (res.path) log(`resuming from ${res.path} (step ${step} of ${run.totalSteps})`);
+      else log(`--resume: no checkpoint in ${run.paths.ckpt}; starting from scratch`);
+    }
+    saveRecipe(r, run.paths.recipe);
+    const result: PretrainResult = {
+      runDir: run.paths.dir, backend: o.backend, method: run.method.name, steps: step, epochs: r.train.epochs,
+      images: 0, seconds: 0, imagesPerSecond: 0, checkpoint: '',
+    };
+    if (o.knnBefore && step === 0) {
+      result.knnBefore = await knnScore(run.method.backbone, run.splits, r.eval, run.evalTransform);
+      if (result.knnBefore) {
+        run.metrics.write('knn', 0, 0, { top1: result.knnBefore.top1, top5: result.knnBefore.top5, when: 'init' });
+        log(`k-NN (random init): top-1 ${(100 * result.knnBefore.top1).toFixed(2)}%  top-5 ${(100 * result.knnBefore.top5).toFixed(2)}%`);
+      }
+    }
+    await trainLoop(run, o, step, result);
+    result.knnAfter = await knnScore(run.method.backbone, run.splits, r.eval, run.evalTransform);
+    if (result.knnAfter) {
+      run.metrics.write('knn', result.steps, r.train.epochs, { top1: result.knnAfter.top1, top5: result.knnAfter.top5, when: 'final' });
+      run.events?.scalar('eval/knn_top1', result.knnAfter.top1, result.steps);
+    }
+    if (o.exportBackbone !== false) {
+      const { exportBackbone } = await import('./export.ts');
+      await exportBackbone(run.method.backbone, run.paths.backbone, { inputShape: [r.data.image_size, r.data.image_size, r.data.channels] });
+      result.backbone = run.paths.backbone;
+    }
+    return result;
+  } finally {
+    run.events?.close();
+    run.method.dispose();
+    run.optimizer.dispose();
+    run.splits.pretrain.close?.();
+  }
+}
+
+async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result: PretrainResult): Promise<void> {
+  const r = run.recipe;
+  const runner = new StepRunner(run.method, run.optimizer, run.method.trainable());
+  const progress = new Progress({ title: `${r.name} ${run.method.name}`, total: run.totalSteps, quiet: o.quiet });
+  progress.start(startStep);
+  const t0 = Date.now();
+  let step = startStep;
+  let lastCkpt = listCheckpoints(run.paths.ckpt).at(-1) ?? '';
+  let lastLoss: number | undefined;
+  let lastKnn: number | undefined;
+  try {
+    for (let epoch = Math.floor(step / run.stepsPerEpoch); epoch < r.train.epochs && step < run.totalSteps; epoch++) {
+      const startBatch = step - epoch * run.stepsPerEpoch;
+      for await (const b of run.loader.epoch(epoch, startBatch)) {
+        if (step >= run.totalSteps) break;
+        const ctx = { step, totalSteps: run.totalSteps, epoch };
+        // Views depend only on (seed, step): a resumed run sees exactly the same ones.
+        const { view1, view2 } = run.augmenter.views(b.batch, new Rng(`views:${r.train.seed}:${step}`));
+        const lr = run.lrAt(step);
+        let out;
+        try { out = runner.run(view1, view2, ctx, lr); } finally { view1.dispose(); view2.dispose(); }
+        if (!Number.isFinite(out.loss)) {
+          throw new NonFiniteError(`loss is ${out.loss}`, step, lastCkpt || undefined, `Try a lower optim.lr (now ${lr.toPrecision(3)}) or a higher method.temperature (now ${r.method.temperature}).`);
+        }
+        if (result.firstLoss === undefined) result.firstLoss = out.loss;
+        lastLoss = out.loss;
+        step++;
+        result.images += b.batch.n;
+        if (step % r.log.every === 0 || step === run.totalSteps) {
+          const ips = progress.imagesPerSecond();
+          run.metrics.write('train', step, epoch, { loss: out.loss, lr, images_per_sec: ips, ...out.extra });
+          run.events?.scalar('train/loss', out.loss, step);
+          run.events?.scalar('train/lr', lr, step);
+          run.events?.scalar('train/images_per_sec', ips, step);
+          for (const [k, v] of Object.entries(out.extra)) run.events?.scalar(`train/${k}`, v, step);
+        }
+        if (r.log.histogram_every > 0 && step % r.log.histogram_every === 0 && run.events) {
+          for (const p of run.method.trainable()) run.events.histogram(`weights/${p.name}`, (await p.variable.data()) as Float32Array, step);
+        }
+        progress.update(step, b.batch.n, { epoch: epoch + 1, loss: out.loss, lr, ...(lastKnn !== undefined ? { knn: `${(100 * lastKnn).toFixed(1)}%` } : {}) });
+        if (o.stop?.reason) {
+          const path = await writeCheckpoint(run, step, { loss: out.loss });
+          progress.stop();
+          throw new Interrupted(o.stop.reason, path, run.paths.dir);
+        }
+      }
+      const endOfEpoch = step % run.stepsPerEpoch === 0;
+      const done = step >= run.totalSteps;
+      if (endOfEpoch && r.eval.every > 0 && (epoch + 1) % r.eval.every === 0 && !done) {
+        const s = await knnScore(run.method.backbone, run.splits, r.eval, run.evalTransform);
+        if (s) {
+          lastKnn = s.top1;
+          run.metrics.write('knn', step, epoch + 1, { top1: s.top1, top5: s.top5, when: 'monitor' });
+          run.events?.scalar('eval/knn_top1', s.top1, step);
+        }
+      }
+      if (done || (endOfEpoch && (epoch + 1) % r.train.checkpoint_every === 0)) {
+        lastCkpt = await writeCheckpoint(run, step, { loss: lastLoss });
+      }
+    }
+    if (step > startStep && !lastCkpt.endsWith(String(step).padStart(8, '0'))) lastCkpt = await writeCheckpoint(run, step, { loss: lastLoss });
+  } finally {
+    progress.stop();
+  }
+  const secs = (Date.now() - t0) / 1000;
+  Object.assign(result, {
+    steps: step, seconds: secs, imagesPerSecond: secs > 0 ? result.images / secs : 0, finalLoss: lastLoss, checkpoint: lastCkpt,
+  });
+  run.metrics.write('summary', step, Math.floor(step / run.stepsPerEpoch), { loss: lastLoss, images_per_sec: result.imagesPerSecond, seconds: secs });
+  void hostname;
+}
