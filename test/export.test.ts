@@ -12,6 +12,13 @@ import type { Backbone, NamedVariable } from '../src/models/module.ts';
 import { buildBackbone } from '../src/models/resnet.ts';
 import { MemoryDataset } from '../src/data/memory.ts';
 import { Rng } from '../src/util/rng.ts';
+import { isUserError } from '../src/util/errors.ts';
+import { loadRecipe } from '../src/recipe/index.ts';
+import { backboneFromRecipe } from '../src/methods/index.ts';
+import { saveCheckpoint } from '../src/train/checkpoint.ts';
+import { buildAugmenter } from '../src/train/augmenter.ts';
+import { DEFAULT_RECIPE } from '../src/cli/common.ts';
+import { exportCommand } from '../src/cli/export.ts';
 import {
   exportBackbone, exportEmbeddings, readEmbeddings, describeBackbone, resnetGraph,
   MODEL_JSON, WEIGHTS_FILE, type ExportGraph,
@@ -70,9 +77,11 @@ function randomizeBn(b: Backbone, rng: Rng): void {
   }
 }
 
-// Runs in a fresh Node process with only @tensorflow/tfjs: a file-reading IOHandler, tf.loadLayersModel, predict.
+// Runs in a fresh Node process with only @tensorflow/tfjs. The model is loaded twice: through a file-reading
+// IOHandler, and through tfjs's own http loader from a local server (the path a browser takes: fetch
+// model.json, then the shards it names relative to it). Both predictions are written back.
 const CHILD = String.raw`
-const fs = require('fs'); const path = require('path');
+const fs = require('fs'); const path = require('path'); const http = require('http');
 const tf = require('@tensorflow/tfjs');
 const [dir, inFile, outFile, shapeJson] = process.argv.slice(1);
 const handler = { load: async () => {
@@ -84,17 +93,36 @@ const handler = { load: async () => {
     return [specs, b.buffer.slice(b.byteOffset, b.byteOffset + b.length)];
   });
 } };
-(async () => {
-  await tf.setBackend('cpu');
-  const model = await tf.loadLayersModel(handler);
-  const b = fs.readFileSync(inFile);
-  const x = tf.tensor(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)), JSON.parse(shapeJson));
+async function run(model, x, file) {
   const y = model.predict(x);
   const data = await y.data();
-  fs.writeFileSync(outFile, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-  fs.writeFileSync(outFile + '.json', JSON.stringify({ shape: y.shape, metadata: model.getUserDefinedMetadata() }));
+  fs.writeFileSync(file, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  return y.shape;
+}
+(async () => {
+  await tf.setBackend('cpu');
+  const b = fs.readFileSync(inFile);
+  const x = tf.tensor(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)), JSON.parse(shapeJson));
+  const model = await tf.loadLayersModel(handler);
+  const shape = await run(model, x, outFile);
+  const server = http.createServer((req, res) => {
+    const f = path.join(dir, path.basename(decodeURIComponent(req.url)));
+    if (!fs.existsSync(f)) { res.statusCode = 404; res.end(); return; }
+    res.setHeader('Content-Type', f.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    res.end(fs.readFileSync(f));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const viaHttp = await tf.loadLayersModel('http://127.0.0.1:' + server.address().port + '/model.json');
+  await run(viaHttp, x, outFile + '.http');
+  server.close();
+  fs.writeFileSync(outFile + '.json', JSON.stringify({ shape, metadata: model.getUserDefinedMetadata() }));
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
+
+function readF32(file: string): Float32Array {
+  const b = fs.readFileSync(file);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+}
 
 function predictInChild(dir: string, x: Float32Array, shape: number[]): { y: Float32Array; shape: number[]; metadata: unknown } {
   const inFile = path.join(dir, '..', `${path.basename(dir)}-in.f32`);
@@ -102,9 +130,11 @@ function predictInChild(dir: string, x: Float32Array, shape: number[]): { y: Flo
   fs.writeFileSync(inFile, Buffer.from(x.buffer, x.byteOffset, x.byteLength));
   // cwd = the repository, so require() finds node_modules/@tensorflow/tfjs; nothing from src/ is loaded.
   execFileSync(process.execPath, ['-e', CHILD, dir, inFile, outFile, JSON.stringify(shape)], { cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe'] });
-  const b = fs.readFileSync(outFile);
   const meta = JSON.parse(fs.readFileSync(`${outFile}.json`, 'utf8'));
-  return { y: new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)), shape: meta.shape, metadata: meta.metadata };
+  const y = readF32(outFile);
+  // The browser path (http loader) must give the very same numbers as the file path.
+  expect(Array.from(readF32(`${outFile}.http`))).toEqual(Array.from(y));
+  return { y, shape: meta.shape, metadata: meta.metadata };
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -247,6 +277,64 @@ describe('exportEmbeddings', () => {
       const row = embeddings.subarray(r * 3, r * 3 + 3);
       const norm = Math.hypot(...row);
       if (norm > 0) expect(norm).toBeCloseTo(1, 5);
+    }
+  });
+});
+
+describe('selfsup export (exportCommand)', () => {
+  const recipe = loadRecipe(DEFAULT_RECIPE, ['model.widths=[4,8]', 'model.blocks=[1,1]', 'data.limit_train=12', 'data.limit_test=6']);
+  const rng = new Rng(8);
+  const bb = backboneFromRecipe(recipe, rng.fork('init'));
+  randomizeBn(bb, rng);
+  const runDir = path.join(tmpRoot, 'run');
+
+  beforeAll(async () => {
+    const sources = [...bb.params(), ...bb.buffers()].map((v) => ({ name: v.name, group: 'param' as const, tensor: v.variable }));
+    await saveCheckpoint(path.join(runDir, 'ckpt'), { step: 3, epoch: 0, batchInEpoch: 3, method: 'simclr', recipe }, sources, 2);
+  });
+
+  it('--format tfjs writes the checkpoint backbone, which a fresh tfjs process reproduces', async () => {
+    const out = path.join(tmpRoot, 'cli-tfjs');
+    const lines: string[] = [];
+    await exportCommand({ checkpoint: runDir, out, format: 'tfjs', sets: [], say: (l) => lines.push(l) });
+    expect(lines.join('\n')).toContain('model.json');
+    const x = tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', rng.seed()) as tf.Tensor4D;
+    const want = (await bb.apply(x, false).data()) as Float32Array;
+    const child = predictInChild(out, (await x.data()) as Float32Array, x.shape);
+    expect(child.shape).toEqual([2, 8]);
+    expect(maxAbsDiff(child.y, want)).toBeLessThan(1e-4);
+    expect(child.metadata).toMatchObject({ selfsup: { source: { step: 3, method: 'simclr' }, inputShape: [28, 28, 1] } });
+    x.dispose();
+  });
+
+  it('--format embeddings writes each evaluation split with the recipe eval transform', async () => {
+    const out = path.join(tmpRoot, 'cli-emb');
+    await exportCommand({ checkpoint: runDir, out, format: 'embeddings', sets: [], say: () => {} });
+    const train = readEmbeddings(path.join(out, 'train'));
+    const test = readEmbeddings(path.join(out, 'test'));
+    expect(train.index.count).toBe(12);
+    expect(test.index.count).toBe(6);
+    expect(train.index.dim).toBe(8);
+    for (const l of [...train.labels!, ...test.labels!]) expect(l >= 0 && l <= 9).toBe(true);
+    // Spot check one row against the backbone on the same image through the same eval transform.
+    const { openSplits } = await import('../src/data/index.ts');
+    const splits = await openSplits(recipe.data, { seed: recipe.train.seed, cacheDir: path.join(tmpRoot, 'cache') });
+    const { evalTransform } = buildAugmenter(recipe, 1);
+    const batch = await splits.evalTest!.read([0]);
+    const first = tf.tidy(() => bb.apply(evalTransform(batch), false));
+    expect(maxAbsDiff(test.embeddings.subarray(0, 8), (await first.data()) as Float32Array)).toBeLessThan(1e-5);
+    first.dispose();
+  });
+
+  it('reports bad input as user errors', async () => {
+    const bad = (o: Partial<Parameters<typeof exportCommand>[0]>) =>
+      exportCommand({ checkpoint: runDir, out: path.join(tmpRoot, 'x'), format: 'tfjs', sets: [], say: () => {}, ...o }).then(() => null, (e) => e);
+    for (const e of [
+      await bad({ checkpoint: path.join(tmpRoot, 'nope') }),
+      await bad({ format: 'onnx' as never }),
+      await bad({ sets: ['model.widths=[4,16]'] }), // shapes no longer fit the checkpoint
+    ]) {
+      expect(isUserError(e)).toBe(true);
     }
   });
 });

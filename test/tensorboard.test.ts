@@ -312,3 +312,37 @@ describe('EventWriter', () => {
     expect(() => readRecords(buf)).toThrow(/bad data crc/);
   });
 });
+
+describe('imagePixels', () => {
+  it('encodes gray, gray+alpha, RGB and RGBA pixels as PNGs that decode to the same values', () => {
+    const w = new EventWriter(freshDir());
+    const width = 3;
+    const height = 2;
+    const inputs = [1, 2, 3, 4].map((c) => Uint8Array.from({ length: width * height * c }, (_, i) => (i * 53 + c) % 256));
+    inputs.forEach((px, k) => w.imagePixels(`img/${k + 1}`, px, width, height, k + 1, k));
+    w.close();
+    const events = readEvents(w.file).slice(1);
+    expect(events.length).toBe(4);
+    events.forEach((e, k) => {
+      const c = k + 1;
+      const im = e.values[0].image!;
+      expect(im).toMatchObject({ width, height, colorspace: c });
+      expect(im.png[25]).toBe([0, 4, 2, 6][k]); // IHDR color type: gray, gray+alpha, RGB, RGBA
+      const rgba = PNG.sync.read(im.png).data; // pngjs always decodes to RGBA
+      const px = inputs[k];
+      for (let p = 0; p < width * height; p++) {
+        const src = px.subarray(p * c, p * c + c);
+        const want = c === 1 ? [src[0], src[0], src[0], 255]
+          : c === 2 ? [src[0], src[0], src[0], src[1]]
+            : c === 3 ? [src[0], src[1], src[2], 255] : Array.from(src);
+        expect(Array.from(rgba.subarray(p * 4, p * 4 + 4))).toEqual(want);
+      }
+    });
+  });
+
+  it('rejects a pixel buffer of the wrong size', () => {
+    const w = new EventWriter(freshDir());
+    expect(() => w.imagePixels('x', new Uint8Array(5), 2, 2, 1, 0)).toThrow(/5 bytes for 2x2x1/);
+    w.close();
+  });
+});

@@ -14,7 +14,7 @@ size_t lenArg(const Napi::CallbackInfo &info, size_t i) {
   return size_t(info[i].As<Napi::Number>().Int64Value());
 }
 
-// binary(a, b, out, n, op) with op 0 = add, 1 = mul, 2 = sub
+// binary(a, b, out, n, op) with op 0 = add, 1 = mul, 2 = sub, 3 = div
 Napi::Value Binary(const Napi::CallbackInfo &info) {
   const size_t n = lenArg(info, 3);
   const float *a = f32Arg(info, 0, n, "a");
@@ -28,9 +28,60 @@ Napi::Value Binary(const Napi::CallbackInfo &info) {
   } else if (op == 1) {
 #pragma omp parallel for simd schedule(static) if (N > kParallelMin)
     for (int64_t i = 0; i < N; i++) o[i] = a[i] * b[i];
-  } else {
+  } else if (op == 2) {
 #pragma omp parallel for simd schedule(static) if (N > kParallelMin)
     for (int64_t i = 0; i < N; i++) o[i] = a[i] - b[i];
+  } else {
+#pragma omp parallel for simd schedule(static) if (N > kParallelMin)
+    for (int64_t i = 0; i < N; i++) o[i] = a[i] / b[i];
+  }
+  return info.Env().Undefined();
+}
+
+template <class Op>
+void bcastLoop(const float *big, const float *small, float *o, int64_t R, int64_t C, bool smallFirst, Op op) {
+  if (C == 1) {  // scalar operand: one flat loop
+    const float s = small[0];
+    const int64_t N = R;
+    if (smallFirst) {
+#pragma omp parallel for simd schedule(static) if (N > kParallelMin)
+      for (int64_t i = 0; i < N; i++) o[i] = op(s, big[i]);
+    } else {
+#pragma omp parallel for simd schedule(static) if (N > kParallelMin)
+      for (int64_t i = 0; i < N; i++) o[i] = op(big[i], s);
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static) if (R * C > kParallelMin)
+  for (int64_t r = 0; r < R; r++) {
+    const float *br = big + r * C;
+    float *orow = o + r * C;
+    if (smallFirst) {
+#pragma omp simd
+      for (int64_t c = 0; c < C; c++) orow[c] = op(small[c], br[c]);
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < C; c++) orow[c] = op(br[c], small[c]);
+    }
+  }
+}
+
+// binaryBroadcast(big, small, out, [R, C], op, smallFirst): the small operand
+// (C elements) repeats along the rows of big ([R, C]), e.g. x - mean or x * gamma.
+// op: 0 add, 1 mul, 2 sub, 3 div. smallFirst puts small on the left of the operator.
+Napi::Value BinaryBroadcast(const Napi::CallbackInfo &info) {
+  std::vector<int64_t> rc = intsArg(info, 3, 2, "shape");
+  const int64_t R = rc[0], C = rc[1];
+  const float *big = f32Arg(info, 0, size_t(R * C), "big");
+  const float *small = f32Arg(info, 1, size_t(C), "small");
+  float *o = f32Arg(info, 2, size_t(R * C), "out");
+  const int op = info[4].As<Napi::Number>().Int32Value();
+  const bool sf = info[5].ToBoolean().Value();
+  switch (op) {
+    case 0: bcastLoop(big, small, o, R, C, sf, [](float a, float b) { return a + b; }); break;
+    case 1: bcastLoop(big, small, o, R, C, sf, [](float a, float b) { return a * b; }); break;
+    case 2: bcastLoop(big, small, o, R, C, sf, [](float a, float b) { return a - b; }); break;
+    default: bcastLoop(big, small, o, R, C, sf, [](float a, float b) { return a / b; }); break;
   }
   return info.Env().Undefined();
 }
@@ -118,6 +169,7 @@ Napi::Value SumMiddle(const Napi::CallbackInfo &info) {
 
 void initEltwise(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("binaryBroadcast", Napi::Function::New(env, BinaryBroadcast));
   exports.Set("relu", Napi::Function::New(env, Relu));
   exports.Set("reluGrad", Napi::Function::New(env, ReluGrad));
   exports.Set("step", Napi::Function::New(env, Step));

@@ -38,8 +38,10 @@ export interface NativeAddon {
     dbeta: F32, dresidual: F32 | null, shape: number[], eps: number): void;
   bnApply(x: F32, mean: F32, variance: F32, gamma: F32 | null, beta: F32 | null, y: F32, shape: number[],
     eps: number): void;
-  /** op: 0 add, 1 multiply, 2 subtract (same-length arrays). */
-  binary(a: F32, b: F32, out: F32, n: number, op: 0 | 1 | 2): void;
+  /** op: 0 add, 1 multiply, 2 subtract, 3 divide (same-length arrays). */
+  binary(a: F32, b: F32, out: F32, n: number, op: 0 | 1 | 2 | 3): void;
+  /** small ([C]) repeats along the rows of big ([R, C]); shape = [R, C]; smallFirst puts it left of the operator. */
+  binaryBroadcast(big: F32, small: F32, out: F32, shape: number[], op: 0 | 1 | 2 | 3, smallFirst: boolean): void;
   relu(x: F32, y: F32, n: number): void;
   reluGrad(dy: F32, y: F32, dx: F32, n: number): void;
   step(x: F32, y: F32, n: number, alpha: number): void;

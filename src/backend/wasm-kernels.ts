@@ -2,9 +2,11 @@
 // compositions of ops it has. Gradients tfjs computes with these:
 //   Conv2DBackpropFilter  <- conv2d's kernel gradient (every convolution layer)
 //   UnsortedSegmentSum    <- gather's gradient (index-based losses, embeddings)
+// and one that it has but runs as a scalar loop, replaced by a faster composition:
+//   Conv2DBackpropInput   <- conv2d's input gradient
 import * as tf from '@tensorflow/tfjs';
 import { compositeKernel } from './wasm-composite.ts';
-import { conv2dBackpropFilter, convGradGeometry } from './wasm-conv-grad.ts';
+import { conv2dBackpropFilter, conv2dBackpropInput, convGradGeometry } from './wasm-conv-grad.ts';
 
 const BACKEND = 'wasm';
 
@@ -14,6 +16,15 @@ const conv2DBackpropFilterConfig: tf.KernelConfig = {
   kernelFunc: compositeKernel(({ x, dy }, attrs) => {
     const g = convGradGeometry(attrs, 'Conv2DBackpropFilter');
     return conv2dBackpropFilter(x as tf.Tensor4D, dy as tf.Tensor4D, attrs.filterShape as [number, number, number, number], g);
+  }),
+};
+
+const conv2DBackpropInputConfig: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropInput,
+  backendName: BACKEND,
+  kernelFunc: compositeKernel(({ dy, filter }, attrs) => {
+    const g = convGradGeometry(attrs, 'Conv2DBackpropInput');
+    return conv2dBackpropInput(dy as tf.Tensor4D, filter as tf.Tensor4D, attrs.inputShape as [number, number, number, number], g);
   }),
 };
 
@@ -39,15 +50,31 @@ const unsortedSegmentSumConfig: tf.KernelConfig = {
   }),
 };
 
-export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, unsortedSegmentSumConfig];
+/** Kernels stock wasm lacks. */
+export const WASM_MISSING_KERNELS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, unsortedSegmentSumConfig];
+/** Kernels stock wasm has, replaced by faster compositions. */
+export const WASM_REPLACED_KERNELS: readonly tf.KernelConfig[] = [conv2DBackpropInputConfig];
 
-/** Registers the shims that are missing for 'wasm'; kernels wasm already has are left alone. Returns the names registered now. */
+/**
+ * Registers the shims for 'wasm' (idempotent). Missing kernels are only added
+ * where wasm has none; replacements swap out the stock kernel. Returns the
+ * names of the kernels that are ours after the call.
+ */
 export function registerWasmTrainingKernels(): string[] {
-  const added: string[] = [];
-  for (const k of WASM_TRAINING_KERNELS) {
-    if (tf.getKernel(k.kernelName, BACKEND)) continue;
-    tf.registerKernel(k);
-    added.push(k.kernelName);
+  const ours: string[] = [];
+  for (const k of WASM_MISSING_KERNELS) {
+    const current = tf.getKernel(k.kernelName, BACKEND);
+    if (!current) tf.registerKernel(k);
+    if (!current || current.kernelFunc === k.kernelFunc) ours.push(k.kernelName);
   }
-  return added;
+  for (const k of WASM_REPLACED_KERNELS) {
+    const current = tf.getKernel(k.kernelName, BACKEND);
+    if (current?.kernelFunc !== k.kernelFunc) {
+      // Unregister first: registering over a kernel works but logs a warning.
+      if (current) tf.unregisterKernel(k.kernelName, BACKEND);
+      tf.registerKernel(k);
+    }
+    ours.push(k.kernelName);
+  }
+  return ours;
 }

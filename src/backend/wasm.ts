@@ -37,8 +37,7 @@ export async function loadWasm(opts: WasmOptions = {}): Promise<WasmLoadResult> 
     return { ok: false, reason: `threads must be an integer in 1..${MAX_WASM_THREADS}, got ${threads}` };
   }
   if (typeof WebAssembly !== 'object') return { ok: false, reason: 'this JavaScript runtime has no WebAssembly' };
-  const kernels = registerWasmTrainingKernels();
-  const shims = kernels.length > 0 ? kernels : ['already registered'];
+  const shims = registerWasmTrainingKernels();
 
   // Already set up by an earlier call (or already running): keep it, the
   // running instance cannot change its thread pool.

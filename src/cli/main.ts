@@ -1,7 +1,11 @@
 // `selfsup` command line. Each subcommand lives in its own file; this one only
 // parses arguments and maps errors to exit codes (2 bad input, 1 anything else).
 import { Command, CommanderError, Option } from 'commander';
+import * as tf from '@tensorflow/tfjs';
 import { isUserError } from '../util/errors.ts';
+
+// TF.js greets Node users with advice to install tfjs-node (which cannot install here); PROD silences it.
+tf.env().set('PROD', true);
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 

@@ -89,13 +89,15 @@ export class RecordDataset implements Dataset {
 export function toHWC(src: Uint8Array, dst: Uint8Array, h: number, w: number, c: number, order: PixelOrder): void {
   if (order === 'hwc') { dst.set(src); return; }
   const plane = h * w;
+  // Source steps along x and y: row-major planes step 1 along x, column-major ones h.
+  const sx = order === 'chw' ? 1 : h;
+  const sy = order === 'chw' ? w : 1;
   for (let ch = 0; ch < c; ch++) {
     const base = ch * plane;
     for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const s = order === 'chw' ? base + y * w + x : base + x * h + y;
-        dst[(y * w + x) * c + ch] = src[s];
-      }
+      let s = base + y * sy;
+      let d = y * w * c + ch;
+      for (let x = 0; x < w; x++, s += sx, d += c) dst[d] = src[s];
     }
   }
 }

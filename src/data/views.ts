@@ -1,6 +1,6 @@
 // Datasets made from other datasets without copying pixels: a subset of items,
 // a concatenation of splits, and a fitted view at the recipe's size/channels.
-import { convertChannels, resizeHWC } from './resize.ts';
+import { convertChannels, Resizer } from './resize.ts';
 import type { Dataset, ImageBatch } from './types.ts';
 
 /** Items `indices` of `base`, in that order. */
@@ -89,6 +89,7 @@ export class FittedDataset implements Dataset {
   readonly n: number;
   readonly labels?: Int32Array;
   readonly classNames?: string[];
+  private resizer?: Resizer;
 
   constructor(
     readonly name: string,
@@ -110,13 +111,19 @@ export class FittedDataset implements Dataset {
       let c = b.channels;
       // Convert to gray before resizing (less work); to RGB after.
       if (c === 3 && this.channels === 1) { img = convertChannels(img, b.height * b.width, 3, 1); c = 1; }
-      if (b.height !== this.height || b.width !== this.width) img = resizeHWC(img, b.height, b.width, c, this.height, this.width);
+      if (b.height !== this.height || b.width !== this.width) img = this.resizerFor(b.height, b.width, c).run(img);
       out.set(convertChannels(img, this.height * this.width, c, this.channels), i * per);
     }
     return { data: out, n: b.n, height: this.height, width: this.width, channels: this.channels };
   }
 
   close(): void { this.base.close?.(); }
+
+  private resizerFor(h: number, w: number, c: number): Resizer {
+    const r = this.resizer;
+    if (r && r.h === h && r.w === w && r.c === c) return r;
+    return (this.resizer = new Resizer(h, w, c, this.height, this.width));
+  }
 }
 
 /** `ds` at the given size/channels: itself when it already matches. */

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
 import protobuf from 'protobufjs';
 import { maskedCrc32c } from './crc32c.ts';
 
@@ -35,20 +36,12 @@ export interface Histogram {
   bucket: number[];
 }
 
-interface EventSchema {
-  event: protobuf.Type;
-}
-
 const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
 
-let schemaMemo: EventSchema | undefined;
-function eventSchema(): EventSchema {
-  if (!schemaMemo) {
-    const root = new protobuf.Root().loadSync(path.join(PROTO_DIR, 'event.proto'), { keepCase: true });
-    schemaMemo = { event: root.lookupType('tensorboard.Event') };
-  }
-  return schemaMemo;
-}
+/** The Event message type, parsed once from TensorBoard's .proto files (field names kept as written there). */
+const EVENT_TYPE: protobuf.Type = new protobuf.Root()
+  .loadSync(path.join(PROTO_DIR, 'event.proto'), { keepCase: true })
+  .lookupType('tensorboard.Event');
 
 /** Frames one record as TFRecord: u64 length, masked CRC32C of the length, data, masked CRC32C of the data (all little-endian). */
 export function encodeRecord(data: Uint8Array): Buffer {
@@ -125,6 +118,27 @@ export function buildHistogram(values: ArrayLike<number>, limits: readonly numbe
   return { min, max, num, sum, sum_squares: sumSq, bucket_limit, bucket };
 }
 
+const PNG_COLOR_TYPE: Record<number, 0 | 2 | 4 | 6> = { 1: 0, 2: 4, 3: 2, 4: 6 };
+
+/** PNG of packed uint8 HWC pixels, keeping the channel count (gray, gray+alpha, RGB, RGBA). */
+export function encodePng(pixels: Uint8Array, width: number, height: number, channels: number): Buffer {
+  const colorType = PNG_COLOR_TYPE[channels];
+  if (colorType === undefined) throw new Error(`encodePng: channels must be 1..4, got ${channels}`);
+  if (pixels.length !== width * height * channels) throw new Error(`encodePng: ${pixels.length} bytes for ${width}x${height}x${channels}`);
+  // pngjs takes RGBA input whatever the output color type.
+  const rgba = Buffer.alloc(width * height * 4);
+  for (let i = 0, o = 0; i < pixels.length; i += channels, o += 4) {
+    const gray = channels <= 2;
+    rgba[o] = pixels[i];
+    rgba[o + 1] = gray ? pixels[i] : pixels[i + 1];
+    rgba[o + 2] = gray ? pixels[i] : pixels[i + 2];
+    rgba[o + 3] = channels === 2 ? pixels[i + 1] : channels === 4 ? pixels[i + 3] : 255;
+  }
+  const png = new PNG({ width, height, colorType, inputColorType: 6, inputHasAlpha: true });
+  rgba.copy(png.data);
+  return PNG.sync.write(png, { colorType, inputColorType: 6, inputHasAlpha: true });
+}
+
 /** File name TensorFlow's writers use: events.out.tfevents.<unix seconds>.<hostname><suffix>. */
 export function eventFileName(seconds: number, hostname: string, suffix = ''): string {
   return `events.out.tfevents.${Math.floor(seconds)}.${hostname}${suffix}`;
@@ -152,7 +166,6 @@ export class EventWriter {
   private lastFlushMs: number;
   private readonly maxBufferBytes: number;
   private readonly flushMs: number;
-  private readonly schema = eventSchema();
 
   constructor(dir: string, opts: EventWriterOptions = {}) {
     fs.mkdirSync(dir, { recursive: true });
@@ -181,6 +194,11 @@ export class EventWriter {
     this.summary(step, { tag, image: { height, width, colorspace: channels, encoded_image_string: png } });
   }
 
+  /** Encodes packed uint8 HWC pixels (channels 1..4) as PNG and logs them, e.g. a grid of augmented views. */
+  imagePixels(tag: string, pixels: Uint8Array, width: number, height: number, channels: number, step: number): void {
+    this.image(tag, encodePng(pixels, width, height, channels), width, height, channels, step);
+  }
+
   flush(): void {
     const fd = this.openFd();
     if (this.pendingBytes > 0) {
@@ -207,8 +225,7 @@ export class EventWriter {
 
   private write(event: Record<string, unknown>): void {
     this.openFd();
-    const type = this.schema.event;
-    const bytes = type.encode(type.fromObject(event)).finish();
+    const bytes = EVENT_TYPE.encode(EVENT_TYPE.fromObject(event)).finish();
     const rec = encodeRecord(bytes);
     this.pending.push(rec);
     this.pendingBytes += rec.length;

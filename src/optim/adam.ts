@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedVariable } from '../models/module.ts';
 import { checkGradKeys, isExcluded } from './decay.ts';
+import { type MathMode, read, useHostMath, write } from './host.ts';
 import { SlotStore } from './slots.ts';
 import type { Optimizer, OptimizerSlot } from './types.ts';
 
@@ -18,7 +19,12 @@ export interface AdamOptions {
   /** true = AdamW (decoupled decay), false = Adam (L2 added to the gradient). */
   decoupled: boolean;
   excludeBnBias: boolean;
+  /** Where the arithmetic runs (see host.ts); default 'auto'. */
+  math?: MathMode;
 }
+
+/** Per-parameter numbers of one step (the bias corrections depend on the parameter's step count). */
+interface StepConstants { lr: number; stepSize: number; sqrtBc2: number }
 
 interface AdamParam {
   p: NamedVariable;
@@ -57,32 +63,60 @@ export class Adam implements Optimizer {
 
   step(grads: Map<string, tf.Tensor>, lr: number): void {
     checkGradKeys(grads, this.byName);
-    const [b1, b2] = this.opts.betas;
+    const host = useHostMath(this.opts.math ?? 'auto');
+    for (const [name, g] of grads) {
+      const ap = this.byName.get(name)!;
+      const t = ++this.counts[ap.index];
+      const c: StepConstants = { lr, stepSize: lr / (1 - this.opts.betas[0] ** t), sqrtBc2: Math.sqrt(1 - this.opts.betas[1] ** t) };
+      if (host) this.hostUpdate(ap, g, c);
+      else tf.tidy(() => this.tensorUpdate(ap, g, c));
+    }
     tf.tidy(() => {
-      const b1T = tf.scalar(b1);
-      const b2T = tf.scalar(b2);
-      const oneMinusB1 = tf.scalar(1 - b1);
-      const oneMinusB2 = tf.scalar(1 - b2);
-      const eps = tf.scalar(this.opts.eps);
-      for (const [name, g] of grads) {
-        const { p, index, wd, m, v } = this.byName.get(name)!;
-        const t = ++this.counts[index];
-        const stepSize = tf.scalar(lr / (1 - b1 ** t));
-        const sqrtBc2 = tf.scalar(Math.sqrt(1 - b2 ** t));
-        let w: tf.Tensor = p.variable;
-        let d = g;
-        if (wd !== 0 && this.opts.decoupled) w = tf.mul(w, tf.scalar(1 - lr * wd));
-        if (wd !== 0 && !this.opts.decoupled) d = tf.add(g, tf.mul(w, tf.scalar(wd)));
-        const mNew = tf.add(tf.mul(m, b1T), tf.mul(d, oneMinusB1));
-        const vNew = tf.add(tf.mul(v, b2T), tf.mul(tf.square(d), oneMinusB2));
-        m.assign(mNew);
-        v.assign(vNew);
-        const denom = tf.add(tf.div(tf.sqrt(vNew), sqrtBc2), eps);
-        p.variable.assign(tf.sub(w, tf.mul(tf.div(mNew, denom), stepSize)));
-      }
       // slice(): the cpu backend would otherwise keep our array as the tensor's storage.
       this.stepSlot.assign(tf.tensor1d(this.counts.slice(), 'float32'));
     });
+  }
+
+  private tensorUpdate({ p, wd, m, v }: AdamParam, g: tf.Tensor, c: StepConstants): void {
+    const { betas: [b1, b2], eps, decoupled } = this.opts;
+    let w: tf.Tensor = p.variable;
+    let d = g;
+    if (wd !== 0 && decoupled) w = tf.mul(w, tf.scalar(1 - c.lr * wd));
+    if (wd !== 0 && !decoupled) d = tf.add(g, tf.mul(w, tf.scalar(wd)));
+    const mNew = tf.add(tf.mul(m, tf.scalar(b1)), tf.mul(d, tf.scalar(1 - b1)));
+    const vNew = tf.add(tf.mul(v, tf.scalar(b2)), tf.mul(tf.square(d), tf.scalar(1 - b2)));
+    m.assign(mNew);
+    v.assign(vNew);
+    const denom = tf.add(tf.div(tf.sqrt(vNew), tf.scalar(c.sqrtBc2)), tf.scalar(eps));
+    p.variable.assign(tf.sub(w, tf.mul(tf.div(mNew, denom), tf.scalar(c.stepSize))));
+  }
+
+  /** Same arithmetic as tensorUpdate, element by element (see host.ts). */
+  private hostUpdate({ p, wd, m, v }: AdamParam, grad: tf.Tensor, c: StepConstants): void {
+    const f = Math.fround;
+    const { betas: [b1In, b2In], decoupled } = this.opts;
+    const [b1, b2, omb1, omb2] = [f(b1In), f(b2In), f(1 - b1In), f(1 - b2In)];
+    const [eps, sqrtBc2, stepSize] = [f(this.opts.eps), f(c.sqrtBc2), f(c.stepSize)];
+    const shrink = f(1 - c.lr * wd);
+    const wdF = f(wd);
+    const coupled = wd !== 0 && !decoupled;
+    const shrinks = wd !== 0 && decoupled;
+    const [w, g, mOld, vOld] = [read(p.variable), read(grad), read(m), read(v)];
+    const n = w.length;
+    const [wNew, mNew, vNew] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+    for (let i = 0; i < n; i++) {
+      const wi = shrinks ? f(w[i] * shrink) : w[i];
+      const d = coupled ? f(g[i] + f(w[i] * wdF)) : g[i];
+      const mi = f(f(mOld[i] * b1) + f(d * omb1));
+      const vi = f(f(vOld[i] * b2) + f(f(d * d) * omb2));
+      mNew[i] = mi;
+      vNew[i] = vi;
+      const denom = f(f(f(Math.sqrt(vi)) / sqrtBc2) + eps);
+      wNew[i] = wi - f(f(mi / denom) * stepSize);
+    }
+    write(m, mNew);
+    write(v, vNew);
+    write(p.variable, wNew);
   }
 
   slots(): OptimizerSlot[] { return this.store.list(); }

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedVariable } from '../models/module.ts';
 import { checkGradKeys, isExcluded } from './decay.ts';
+import { type MathMode, read, useHostMath, write } from './host.ts';
 import { SlotStore } from './slots.ts';
 import type { Optimizer, OptimizerSlot } from './types.ts';
 
@@ -13,6 +14,8 @@ export interface SgdOptions {
   nesterov: boolean;
   /** Leave bias / batch-norm parameters out of weight decay. */
   excludeBnBias: boolean;
+  /** Where the arithmetic runs (see host.ts); default 'auto'. */
+  math?: MathMode;
 }
 
 interface SgdParam {
@@ -40,23 +43,48 @@ export class Sgd implements Optimizer {
 
   step(grads: Map<string, tf.Tensor>, lr: number): void {
     checkGradKeys(grads, this.byName);
-    const { momentum, nesterov } = this.opts;
-    tf.tidy(() => {
-      const lrT = tf.scalar(lr);
-      const muT = tf.scalar(momentum);
-      for (const [name, g] of grads) {
-        const { p, wd, velocity } = this.byName.get(name)!;
-        const w = p.variable;
-        const d = wd !== 0 ? tf.add(g, tf.mul(w, tf.scalar(wd))) : g;
-        let update = d;
-        if (velocity) {
-          const v = tf.add(tf.mul(velocity, muT), d);
-          velocity.assign(v);
-          update = nesterov ? tf.add(d, tf.mul(v, muT)) : v;
-        }
-        w.assign(tf.sub(w, tf.mul(update, lrT)));
+    const host = useHostMath(this.opts.math ?? 'auto');
+    for (const [name, g] of grads) {
+      const sp = this.byName.get(name)!;
+      if (host) this.hostUpdate(sp, g, lr);
+      else tf.tidy(() => this.tensorUpdate(sp, g, lr));
+    }
+  }
+
+  private tensorUpdate({ p, wd, velocity }: SgdParam, g: tf.Tensor, lr: number): void {
+    const w = p.variable;
+    const mu = tf.scalar(this.opts.momentum);
+    const d = wd !== 0 ? tf.add(g, tf.mul(w, tf.scalar(wd))) : g;
+    let update = d;
+    if (velocity) {
+      const v = tf.add(tf.mul(velocity, mu), d);
+      velocity.assign(v);
+      update = this.opts.nesterov ? tf.add(d, tf.mul(v, mu)) : v;
+    }
+    w.assign(tf.sub(w, tf.mul(update, tf.scalar(lr))));
+  }
+
+  /** Same arithmetic as tensorUpdate, element by element (see host.ts). */
+  private hostUpdate({ p, wd, velocity }: SgdParam, grad: tf.Tensor, lrIn: number): void {
+    const f = Math.fround;
+    const [mu, wdF, lr, nesterov] = [f(this.opts.momentum), f(wd), f(lrIn), this.opts.nesterov];
+    const w = read(p.variable);
+    const g = read(grad);
+    const vOld = velocity ? read(velocity) : undefined;
+    const wNew = new Float32Array(w.length);
+    const vNew = vOld ? new Float32Array(w.length) : undefined;
+    for (let i = 0; i < w.length; i++) {
+      const d = wd !== 0 ? f(g[i] + f(w[i] * wdF)) : g[i];
+      let u = d;
+      if (vOld && vNew) {
+        const v = f(f(vOld[i] * mu) + d);
+        vNew[i] = v;
+        u = nesterov ? f(d + f(v * mu)) : v;
       }
-    });
+      wNew[i] = w[i] - f(u * lr);
+    }
+    if (velocity && vNew) write(velocity, vNew);
+    write(p.variable, wNew);
   }
 
   slots(): OptimizerSlot[] { return this.store.list(); }

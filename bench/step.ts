@@ -1,0 +1,131 @@
+// The reference SimCLR training step (what bench/peer_torch.py runs in PyTorch):
+// ResNet backbone, projection head Linear-BN-ReLU-Linear 128-128-128, NT-Xent
+// T=0.5 over both views in one batch, SGD with momentum 0.9. Builds it on the
+// active backend and times it.
+import * as tf from '@tensorflow/tfjs';
+import { buildBackbone, type BackboneConfig } from '../src/models/resnet.ts';
+import { SimCLR } from '../src/methods/simclr.ts';
+import { Rng } from '../src/util/rng.ts';
+
+export interface StepConfig {
+  name: string;
+  backbone: BackboneConfig;
+  /** Images per step; the step sees 2 * batch views. */
+  batch: number;
+  size: number;
+}
+
+export const REFERENCE: StepConfig = {
+  name: 'resnet 32/64/128',
+  backbone: { arch: 'resnet', widths: [32, 64, 128], blocks: [1, 1, 1], inChannels: 3 },
+  batch: 128,
+  size: 32,
+};
+
+export const RESNET18: StepConfig = {
+  name: 'resnet18 (cifar stem)',
+  backbone: { arch: 'resnet18', widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2], inChannels: 3 },
+  batch: 32,
+  size: 32,
+};
+
+const HEAD = { hidden: 128, out: 128 };
+
+/** Multiply-adds x 2 of one forward pass over 2 * batch views (convs, linears, the similarity matmul). */
+export function forwardFlops(cfg: StepConfig): number {
+  const b = cfg.backbone.arch === 'resnet18' ? { widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2] } : cfg.backbone;
+  const views = 2 * cfg.batch;
+  let hw = cfg.size;
+  const conv = (k: number, cin: number, cout: number, outHw: number) => 2 * views * outHw * outHw * k * k * cin * cout;
+  let f = conv(3, cfg.backbone.inChannels, b.widths[0], hw);
+  let c = b.widths[0];
+  b.widths.forEach((w, stage) => {
+    for (let i = 0; i < b.blocks[stage]; i++) {
+      const stride = stage > 0 && i === 0 ? 2 : 1;
+      const out = Math.ceil(hw / stride);
+      f += conv(3, c, w, out) + conv(3, w, w, out);
+      if (stride !== 1 || c !== w) f += conv(1, c, w, out);
+      hw = out;
+      c = w;
+    }
+  });
+  f += 2 * views * (c * HEAD.hidden + HEAD.hidden * HEAD.out) + 2 * views * views * HEAD.out;
+  return f;
+}
+
+/** Forward + backward is counted as 3 forward passes, the usual convention. */
+export function stepFlops(cfg: StepConfig): number { return 3 * forwardFlops(cfg); }
+
+export interface BuiltStep {
+  /** Runs one training step and returns the loss. */
+  run(): number;
+  dispose(): void;
+}
+
+export function buildStep(cfg: StepConfig, seed = 0): BuiltStep {
+  const rng = new Rng(seed);
+  const backbone = buildBackbone(cfg.backbone, rng.fork('backbone'));
+  const method = new SimCLR(backbone, { temperature: 0.5, headHidden: HEAD.hidden, headOut: HEAD.out, headBatchNorm: true }, rng.fork('head'));
+  const shape: [number, number, number, number] = [cfg.batch, cfg.size, cfg.size, cfg.backbone.inChannels];
+  const v1 = tf.randomNormal(shape, 0, 1, 'float32', rng.seed()) as tf.Tensor4D;
+  const v2 = tf.randomNormal(shape, 0, 1, 'float32', rng.seed()) as tf.Tensor4D;
+  const vars = method.trainable().map((p) => p.variable);
+  const opt = tf.train.momentum(0.1, 0.9);
+  return {
+    run() {
+      const loss = opt.minimize(() => method.loss(v1, v2), true, vars)!;
+      const v = loss.dataSync()[0];
+      loss.dispose();
+      return v;
+    },
+    dispose() {
+      opt.dispose();
+      method.dispose();
+      v1.dispose();
+      v2.dispose();
+    },
+  };
+}
+
+export interface StepTiming {
+  steps: number;
+  msPerStep: number;
+  /** Process CPU seconds per step (user + system): less sensitive to other load than wall time. */
+  cpuMsPerStep: number;
+  imgPerSec: number;
+  gflops: number;
+  /** Tensors allocated during one step (tf.profile), and tensors left behind by it. */
+  tensorsPerStep: number;
+  leakedTensors: number;
+  loss: number;
+}
+
+/** Median wall time of `steps` steps after `warmup`, on the active backend. */
+export async function timeStep(cfg: StepConfig, opts: { steps: number; warmup: number }): Promise<StepTiming> {
+  const step = buildStep(cfg);
+  try {
+    let loss = NaN;
+    for (let i = 0; i < opts.warmup; i++) loss = step.run();
+    const before = tf.memory().numTensors;
+    const prof = await tf.profile(() => { loss = step.run(); });
+    const leakedTensors = tf.memory().numTensors - before;
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    for (let i = 0; i < opts.steps; i++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      loss = step.run();
+      wall.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
+    }
+    const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+    const msPerStep = med(wall);
+    return {
+      steps: opts.steps, msPerStep, cpuMsPerStep: med(cpu), imgPerSec: cfg.batch / (msPerStep / 1000),
+      gflops: stepFlops(cfg) / (msPerStep / 1000) / 1e9, tensorsPerStep: prof.newTensors, leakedTensors, loss,
+    };
+  } finally {
+    step.dispose();
+  }
+}

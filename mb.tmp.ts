@@ -1,0 +1,15 @@
+import * as tf from '@tensorflow/tfjs';
+await tf.setBackend('cpu');
+const n = 2_000_000;
+const x = tf.randomNormal([n]); const y = tf.randomNormal([n]); const s = tf.scalar(0.5);
+const xs = tf.randomNormal([3, 3, 128, 128]); 
+const t = (label: string, f: () => tf.Tensor) => { f().dispose(); const t0 = performance.now(); for (let i = 0; i < 5; i++) { const r = f(); r.dataSync(); r.dispose(); } console.log(label, ((performance.now() - t0) / 5).toFixed(1), 'ms'); };
+t('mul scalar 1d', () => tf.mul(x, s));
+t('add same 1d', () => tf.add(x, y));
+t('sub same 1d', () => tf.sub(x, y));
+t('mul scalar 4d', () => tf.mul(xs, s));
+t('square', () => tf.square(x));
+t('sum', () => tf.sum(x));
+t('norm', () => tf.norm(x));
+const xa = x.dataSync(), ya = y.dataSync();
+const t0 = performance.now(); for (let k = 0; k < 5; k++) { const r = new Float32Array(n); for (let i = 0; i < n; i++) r[i] = xa[i] + ya[i]; } console.log('js add', ((performance.now() - t0) / 5).toFixed(1));

@@ -1,0 +1,105 @@
+// `selfsup eval knn|linear|fewshot --checkpoint PATH [RECIPE]`: rebuilds the
+// checkpoint's backbone, evaluates it frozen on the recipe's labelled splits,
+// and writes a JSON report with PNG plots (default: <run folder>/eval/).
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { openSplits, closeSplits } from '../data/index.ts';
+import { numClasses } from '../data/types.ts';
+import { evaluateFewShot, evaluateKnn, evaluateLinear, type EvalSetup, type Evaluated } from '../eval/evaluate.ts';
+import { writeReport } from '../eval/report.ts';
+import { readMetrics } from '../log/metrics.ts';
+import { buildAugmenter } from '../train/augmenter.ts';
+import { loadCheckpoint } from '../train/checkpoint.ts';
+import { runPaths } from '../train/run-folder.ts';
+import { UserError } from '../util/errors.ts';
+import { backboneFromCheckpoint, recipeForCheckpoint } from './export.ts';
+import { stderr } from './common.ts';
+
+export type EvalKind = 'knn' | 'linear' | 'fewshot';
+
+export interface EvalCommandOptions {
+  checkpoint: string;
+  /** A recipe file to use instead of the one saved in the checkpoint. */
+  recipePath?: string;
+  sets: string[];
+  /** JSON mode: human lines go to stderr, the caller prints the returned report. */
+  json: boolean;
+  /** Report folder (default: the run folder's eval/, else eval/ next to the checkpoint). */
+  out?: string;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+/** The run folder a checkpoint lives in (<run>/ckpt/step-*), if it looks like one. */
+function runDirOf(ckptPath: string): string | undefined {
+  const parent = dirname(ckptPath);
+  return basename(parent) === 'ckpt' ? dirname(parent) : undefined;
+}
+
+export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Promise<Record<string, unknown>> {
+  const say = opts.json ? stderr : (l: string) => process.stdout.write(`${l}\n`);
+  const ck = loadCheckpoint(opts.checkpoint);
+  const recipe = recipeForCheckpoint(ck, opts.recipePath, opts.sets);
+  const backbone = backboneFromCheckpoint(ck, recipe);
+  const splits = await openSplits(recipe.data, { seed: recipe.train.seed, cacheDir: join('checkpoints', '.cache'), log: stderr });
+  try {
+    const { evalTrain, evalTest } = splits;
+    if (!evalTest || (kind !== 'fewshot' && !evalTrain)) {
+      throw new UserError(`data: eval ${kind} needs labelled splits; set data.eval_train and data.eval_test (or eval_test: holdout) in the recipe`);
+    }
+    const { evalTransform } = buildAugmenter(recipe, splits.pretrain.channels);
+    const classes = Math.max(evalTrain ? numClasses(evalTrain) : 0, numClasses(evalTest));
+    const setup: EvalSetup = {
+      backbone, train: evalTrain ?? evalTest, test: evalTest, transform: evalTransform, config: recipe.eval,
+      numClasses: classes, seed: recipe.train.seed, log: stderr,
+    };
+    const ev: Evaluated<{ kind: string }> = kind === 'knn' ? await evaluateKnn(setup)
+      : kind === 'linear' ? await evaluateLinear(setup)
+        : await evaluateFewShot(setup);
+
+    const runDir = runDirOf(ck.path);
+    const outDir = opts.out ?? join(runDir ?? dirname(ck.path), 'eval');
+    const metricsPath = runDir ? runPaths(runDir).metrics : undefined;
+    const written = writeReport(ev, {
+      outDir,
+      meta: {
+        checkpoint: ck.path, step: ck.meta.step, epoch: ck.meta.epoch, method: ck.meta.method, recipe: recipe.name,
+        train_split: kind === 'fewshot' ? undefined : evalTrain?.name, test_split: evalTest.name,
+      },
+      metrics: metricsPath && existsSync(metricsPath) ? readMetrics(metricsPath) : [],
+      classNames: evalTest.classNames ?? evalTrain?.classNames,
+      numClasses: classes,
+      plots: recipe.eval.plots,
+      mapPoints: recipe.eval.map_points,
+      seed: recipe.train.seed,
+      log: stderr,
+    });
+    for (const line of summary(written.report)) say(line);
+    say(`report: ${written.json}`);
+    for (const p of written.plots) say(`plot: ${p}`);
+    return written.report;
+  } finally {
+    closeSplits(splits);
+  }
+}
+
+function summary(r: Record<string, unknown>): string[] {
+  const n = (k: string) => r[k] as number;
+  switch (r.kind) {
+    case 'knn':
+      return [
+        `k-NN (k=${n('k')}, T=${n('temperature')}, ${String(r.weighting)} votes) on ${n('n_test')} test items, bank ${n('n_train')}:`,
+        `  top-1 ${pct(n('top1'))}  top-5 ${pct(n('top5'))}  (majority vote top-1 ${pct((r.majority as { top1: number }).top1)})`,
+      ];
+    case 'linear':
+      return [
+        `linear probe (${n('epochs')} epochs, weight decay ${n('weight_decay')} chosen on a ${pct(n('val_fraction'))} validation split):`,
+        `  test top-1 ${pct(n('top1'))}  top-5 ${pct(n('top5'))}  (final epoch; backbone unchanged, sha256 ${String(r.backbone_sha256).slice(0, 12)})`,
+      ];
+    default:
+      return [
+        `few-shot ${n('ways')}-way ${n('shots')}-shot, ${n('queries')} queries per class, ${n('episodes')} episodes on classes [${(r.classes as number[]).join(', ')}]:`,
+        `  accuracy ${pct(n('accuracy'))} +- ${pct(n('ci95'))} (95% interval)`,
+      ];
+  }
+}

@@ -1,0 +1,247 @@
+// Every native kernel against the TF.js cpu backend on random inputs: forward
+// values and gradients, many shapes. Tolerance: max |native - cpu| <= TOL *
+// max(1, max |cpu|) with TOL = 1e-4 (both are float32; they differ only in
+// summation order, and the largest reduction here has under 2,000 terms).
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadNative, nativeBackend } from '../src/backend/native.ts';
+import { nativeBatchNormTrain } from '../src/backend/native-ops.ts';
+import { batchNormTrainOp, BN_EPSILON } from '../src/models/ops.ts';
+
+const TOL = 1e-4;
+const load = await loadNative({ threads: 2 });
+const available = load.ok;
+
+type Tensors = tf.Tensor | tf.Tensor[];
+
+/** Runs f on the cpu backend, then on native, and returns both results as flat arrays. */
+async function onBoth(f: () => Tensors): Promise<[Float32Array[], Float32Array[]]> {
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    return tf.tidy(() => {
+      const r = f();
+      return (Array.isArray(r) ? r : [r]).map((t) => t.dataSync() as Float32Array).map((a) => Float32Array.from(a));
+    });
+  };
+  return [await run('cpu'), await run('native')];
+}
+
+function expectClose(cpu: Float32Array[], nat: Float32Array[], tol = TOL): void {
+  expect(nat.length).toBe(cpu.length);
+  cpu.forEach((c, i) => {
+    const n = nat[i];
+    expect(n.length).toBe(c.length);
+    let scale = 1, err = 0;
+    for (let k = 0; k < c.length; k++) {
+      if (Number.isNaN(c[k]) && Number.isNaN(n[k])) continue; // NaN must stay NaN
+      scale = Math.max(scale, Math.abs(c[k]));
+      const d = Math.abs(c[k] - n[k]);
+      err = Math.max(err, Number.isNaN(d) ? Infinity : d);
+    }
+    expect(err, `output ${i}: max abs diff ${err} vs scale ${scale}`).toBeLessThanOrEqual(tol * scale);
+  });
+}
+
+/** Fixed random tensors (seeded), created on whichever backend is active. */
+const rnd = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+
+/** Gradient of 'same' average pooling that excludes padding (TF semantics), by brute force. */
+function avgPoolGradReference(dy: Float32Array, xShape: number[], win: number, stride: number): Float32Array {
+  const [n, h, w, c] = xShape;
+  const oh = Math.ceil(h / stride), ow = Math.ceil(w / stride);
+  const top = Math.floor(Math.max(0, (oh - 1) * stride + win - h) / 2), left = Math.floor(Math.max(0, (ow - 1) * stride + win - w) / 2);
+  const dx = new Float32Array(n * h * w * c);
+  for (let b = 0; b < n; b++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) {
+    const rows: number[] = [], cols: number[] = [];
+    for (let di = 0; di < win; di++) { const y = i * stride - top + di; if (y >= 0 && y < h) rows.push(y); }
+    for (let dj = 0; dj < win; dj++) { const x = j * stride - left + dj; if (x >= 0 && x < w) cols.push(x); }
+    const count = rows.length * cols.length;
+    for (const y of rows) for (const x of cols) for (let ch = 0; ch < c; ch++) {
+      dx[((b * h + y) * w + x) * c + ch] += dy[((b * oh + i) * ow + j) * c + ch] / count;
+    }
+  }
+  return dx;
+}
+
+function countsOf(kernel: string): number { return nativeBackend()?.counts.native.get(kernel) ?? 0; }
+
+beforeAll(async () => { await tf.setBackend('cpu'); });
+afterAll(async () => { await tf.setBackend('cpu'); });
+
+describe.skipIf(!available)('native backend kernels vs cpu', () => {
+  type ConvCase = { x: number[]; f: number[]; s: number | [number, number]; pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]]; d?: number };
+  const convCases: ConvCase[] = [
+    { x: [1, 5, 5, 3], f: [3, 3, 3, 4], s: 1, pad: 'same' },
+    { x: [2, 7, 7, 3], f: [3, 3, 3, 5], s: 2, pad: 'same' },
+    { x: [2, 8, 8, 4], f: [3, 3, 4, 6], s: 2, pad: 'valid' },
+    { x: [2, 6, 6, 4], f: [1, 1, 4, 8], s: 2, pad: 'valid' },
+    { x: [3, 7, 5, 6], f: [1, 1, 6, 3], s: 1, pad: 'same' },
+    { x: [2, 5, 6, 3], f: [2, 3, 3, 4], s: [1, 2], pad: 'same' },
+    { x: [1, 6, 7, 2], f: [3, 3, 2, 3], s: 2, pad: [[0, 0], [1, 2], [2, 1], [0, 0]] },
+    { x: [2, 9, 9, 16], f: [3, 3, 16, 16], s: 1, pad: 'same' },
+  ];
+
+  for (const c of convCases) {
+    it(`conv2d x${JSON.stringify(c.x)} f${JSON.stringify(c.f)} s${JSON.stringify(c.s)} ${JSON.stringify(c.pad)}: forward and both gradients`, async () => {
+      const before = [countsOf('Conv2D'), countsOf('Conv2DBackpropInput'), countsOf('Conv2DBackpropFilter')];
+      const [cpu, nat] = await onBoth(() => {
+        const x = rnd(c.x, 1), w = rnd(c.f, 2);
+        const conv = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad);
+        const y = conv(x, w);
+        const r = rnd(y.shape, 3); // a non-uniform upstream gradient
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), r)))([x, w]);
+        return [y, dx, dw];
+      });
+      expectClose(cpu, nat);
+      expect([countsOf('Conv2D'), countsOf('Conv2DBackpropInput'), countsOf('Conv2DBackpropFilter')].map((v, i) => v - before[i]))
+        .toEqual([2, 1, 1]);
+    });
+  }
+
+  it('dilated conv2d forward', async () => {
+    const [cpu, nat] = await onBoth(() => tf.conv2d(rnd([2, 9, 8, 3], 4) as tf.Tensor4D, rnd([3, 3, 3, 5], 5) as tf.Tensor4D, 1, 'same', 'NHWC', 2));
+    expectClose(cpu, nat);
+  });
+
+  it('fused conv2d with bias and relu, forward and gradients', async () => {
+    for (const activation of ['relu', 'linear'] as const) {
+      const [cpu, nat] = await onBoth(() => {
+        const x = rnd([2, 6, 6, 3], 6), w = rnd([3, 3, 3, 4], 7), b = rnd([4], 8);
+        const f = (a: tf.Tensor, k: tf.Tensor, bb: tf.Tensor) =>
+          tf.fused.conv2d({ x: a as tf.Tensor4D, filter: k as tf.Tensor4D, strides: 1, pad: 'same', bias: bb, activation });
+        const y = f(x, w, b);
+        const r = rnd(y.shape, 9);
+        return [y, ...tf.grads((a: tf.Tensor, k: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(a, k, bb), r)))([x, w, b])];
+      });
+      expectClose(cpu, nat);
+    }
+  });
+
+  it('matMul with every transpose, batched, broadcast (cpu fallback) and gradients', async () => {
+    const [cpu, nat] = await onBoth(() => {
+      const out: tf.Tensor[] = [];
+      for (const ta of [false, true]) for (const tb of [false, true]) {
+        const a = rnd(ta ? [5, 3] : [3, 5], 10), b = rnd(tb ? [4, 5] : [5, 4], 11);
+        out.push(tf.matMul(a, b, ta, tb));
+        out.push(...tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(tf.matMul(p, q, ta, tb))))([a, b]));
+      }
+      out.push(tf.matMul(rnd([2, 3, 5], 12), rnd([2, 5, 4], 13)));
+      out.push(tf.matMul(rnd([2, 3, 5], 14), rnd([2, 4, 5], 15), false, true));
+      out.push(tf.matMul(rnd([2, 3, 5], 16), rnd([1, 5, 4], 17))); // broadcast batch: cpu path
+      out.push(tf.matMul(rnd([1, 7], 18), rnd([7, 1], 19))); // batch 1, 1x1 output
+      return out;
+    });
+    expectClose(cpu, nat);
+  });
+
+  it('fused matMul with bias and relu, forward and gradients', async () => {
+    const [cpu, nat] = await onBoth(() => {
+      const a = rnd([6, 5], 20), b = rnd([5, 4], 21), bias = rnd([4], 22);
+      const f = (p: tf.Tensor, q: tf.Tensor, bb: tf.Tensor) => tf.fused.matMul({ a: p as tf.Tensor2D, b: q as tf.Tensor2D, bias: bb, activation: 'relu' });
+      return [f(a, b, bias), ...tf.grads((p: tf.Tensor, q: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(p, q, bb), rnd([6, 4], 23))))([a, b, bias])];
+    });
+    expectClose(cpu, nat);
+  });
+
+  it('elementwise add, mul, sub, relu (with NaN), step and relu gradient', async () => {
+    const [cpu, nat] = await onBoth(() => {
+      const a = rnd([3, 17, 13, 11], 30), b = rnd([3, 17, 13, 11], 31);
+      const withNaN = tf.where(tf.greater(a, 2.5), tf.fill(a.shape, NaN), a);
+      const dr = tf.grads((p: tf.Tensor) => tf.sum(tf.mul(tf.relu(p), b)))([a])[0];
+      return [tf.add(a, b), tf.mul(a, b), tf.sub(a, b), tf.relu(withNaN), tf.step(withNaN), tf.step(a, 0.25), dr];
+    });
+    expectClose(cpu, nat);
+  });
+
+  it('sum and mean over contiguous axes (and a non-contiguous cpu fallback)', async () => {
+    const [cpu, nat] = await onBoth(() => {
+      const x = rnd([4, 9, 7, 32], 40);
+      return [tf.sum(x, 0), tf.sum(x, [1, 2]), tf.mean(x, [1, 2]), tf.mean(x, [1, 2], true), tf.sum(x, 3), tf.sum(x, [0, 1, 2]),
+        tf.sum(x), tf.mean(x, [0, 2]), tf.sum(rnd([70000, 2], 41), 0)];
+    });
+    expectClose(cpu, nat);
+  });
+
+  it('inference batch norm (FusedBatchNorm) with and without scale/offset', async () => {
+    const [cpu, nat] = await onBoth(() => {
+      const x = rnd([4, 6, 5, 8], 50);
+      const m = rnd([8], 51), v = tf.abs(rnd([8], 52)), g = rnd([8], 53), b = rnd([8], 54);
+      return [tf.batchNorm(x, m, v, b, g, 1e-3), tf.batchNorm(x, m, v, undefined, undefined, 1e-5)];
+    });
+    expectClose(cpu, nat);
+  });
+
+  for (const [win, stride, pad] of [[2, 2, 'valid'], [3, 2, 'same'], [3, 1, 'same'], [3, 2, 'valid']] as const) {
+    it(`max and average pooling ${win}x${win}/${stride} ${pad}: forward and gradients`, async () => {
+      const [cpu, nat] = await onBoth(() => {
+        const x = rnd([2, 7, 9, 5], 60);
+        const mp = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, win, stride, pad);
+        const ap = (a: tf.Tensor) => tf.avgPool(a as tf.Tensor4D, win, stride, pad);
+        const r = rnd(mp(x).shape, 61);
+        const out = [mp(x), ap(x), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(mp(a), r)))(x), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(ap(a), r)))(x)];
+        return pad === 'same' ? [...out.slice(0, 3), r] : out;
+      });
+      if (pad === 'same') {
+        // TF.js's cpu AvgPoolGrad divides by the full window even where the forward
+        // excluded padding; the native kernel gives the true gradient, checked here
+        // against a loop that spreads dy[o] / count(o) over each window.
+        await tf.setBackend('native');
+        const got = tf.tidy(() => {
+          const x = rnd([2, 7, 9, 5], 60);
+          const ap = (a: tf.Tensor) => tf.avgPool(a as tf.Tensor4D, win, stride, pad);
+          const r = rnd(ap(x).shape, 61);
+          return Float32Array.from(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(ap(a), r)))(x).dataSync());
+        });
+        expectClose([avgPoolGradReference(cpu[3], [2, 7, 9, 5], win, stride)], [got]);
+      }
+      expectClose(cpu.slice(0, 3), nat.slice(0, 3));
+      if (pad === 'valid') expectClose(cpu.slice(3), nat.slice(3));
+    });
+  }
+});
+
+describe.skipIf(!available)('native fused batch norm (training) vs the plain-tfjs op on cpu', () => {
+  const shapes: number[][] = [[64, 8], [2, 5, 7, 16], [1, 3, 3, 4], [300, 3]];
+  for (const shape of shapes) {
+    for (const variant of ['plain', 'relu', 'relu+residual'] as const) {
+      it(`${JSON.stringify(shape)} ${variant}: y, batch stats and gradients`, async () => {
+        const c = shape[shape.length - 1];
+        const relu = variant !== 'plain', withRes = variant === 'relu+residual';
+        const f = (native: boolean) => () => {
+          const x = tf.add(tf.mul(rnd(shape, 70), 3), 1), g = tf.add(rnd([c], 71), 1), b = rnd([c], 72), r = rnd(shape, 73);
+          const up = rnd(shape, 74);
+          const stats: tf.Tensor[] = [];
+          const fwd = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor, rr: tf.Tensor) => {
+            if (native) {
+              const o = nativeBatchNormTrain(xx, gg, bb, BN_EPSILON, { relu, residual: withRes ? rr : undefined });
+              stats.push(o.mean, o.variance);
+              return o.y;
+            }
+            const o = batchNormTrainOp(tf.reshape(xx, [-1, c]), gg, bb, [0]);
+            stats.push(o.mean, o.variance);
+            let y = tf.reshape(o.y, shape);
+            if (withRes) y = tf.add(y, rr);
+            return relu ? tf.relu(y) : y;
+          };
+          const y = fwd(x, g, b, r);
+          const loss = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor, rr: tf.Tensor) => tf.sum(tf.mul(fwd(xx, gg, bb, rr), up));
+          const grads = withRes ? tf.grads(loss)([x, g, b, r]) : tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => loss(xx, gg, bb, r))([x, g, b]);
+          const out = [y, tf.reshape(stats[0], [c]), tf.reshape(stats[1], [c]), ...grads];
+          stats.forEach((s) => s.dispose());
+          return out;
+        };
+        await tf.setBackend('cpu');
+        // The plain op keeps its batch statistics from inside tf.customGrad, which
+        // tfjs's test-mode leak check counts as a leak; it is disposed by the caller.
+        tf.env().set('IS_TEST', false);
+        const cpu = tf.tidy(() => f(false)().map((t) => Float32Array.from(t.dataSync())));
+        tf.env().set('IS_TEST', true);
+        await tf.setBackend('native');
+        const before = tf.memory().numTensors;
+        const nat = tf.tidy(() => f(true)().map((t) => Float32Array.from(t.dataSync())));
+        expect(tf.memory().numTensors).toBe(before); // no leak from the custom op
+        expectClose(cpu, nat, 2e-4);
+      });
+    }
+  }
+});
