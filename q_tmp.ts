@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { loadNative, nativeBackend } from './src/backend/native.ts';
-import { REFERENCE, stepFlops, timeStep } from './bench/step.ts';
-console.log('flops', stepFlops(REFERENCE) / 1e9);
+import { loadNative } from './src/backend/native.ts';
+import { REFERENCE, buildStep } from './bench/step.ts';
 await loadNative({ threads: 2 });
 await tf.setBackend('native');
-const r = await timeStep({ ...REFERENCE, batch: Number(process.argv[2] ?? 32) }, { steps: 2, warmup: 1 });
-console.log(r);
-console.log(nativeBackend()!.counts);
+const s = buildStep({ ...REFERENCE, batch: 16 });
+s.run();
+const p = await tf.profile(() => { s.run(); });
+const rows = p.kernels.filter(k => (k.kernelTimeMs as number) > 5).map(k => `${k.name} ${JSON.stringify(k.inputShapes)} ${(k.kernelTimeMs as number).toFixed(1)}`);
+console.log(rows.join('\n'));

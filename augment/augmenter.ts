@@ -9,7 +9,7 @@ import { cropBoxes, cropResize } from './ops/crop.ts';
 import { applyColorSteps } from './ops/colorStage.ts';
 import { colorSteps } from './color.ts';
 import { normalize } from './ops/normalize.ts';
-import { centerCrop, sampleViewParams, type ViewParams } from './params.ts';
+import { centerCrop, identityParams, sampleViewParams, type ViewParams } from './params.ts';
 import { applyView, type ViewShape } from './pipeline.ts';
 
 export interface AugmenterOptions {
@@ -86,25 +86,12 @@ export function evalTransform(batch: ImageBatchLike, opts: AugmenterOptions): tf
   const mean = channelStats(opts.mean, opts.channels, 'augment.mean', 0.5);
   const std = channelStats(opts.std, opts.channels, 'augment.std', 0.5);
   const { n, height: H, width: W, channels: cin } = batch;
-  const p = sampleFreeParams(n, centerCrop(H, W, [1, 1]));
+  const p = identityParams(n, centerCrop(H, W, [1, 1]));
   return tf.tidy(() => {
     const x = cropResize(uploadBatch(batch), cropBoxes(p, H, W), opts.outSize);
     const steps = colorSteps(p, cin, opts.channels, 1 / 255);
     return steps.length > 0 ? normalize(applyColorSteps(x, steps), mean, std) : normalize(x, mean, std, 1 / 255);
   });
-}
-
-/** Parameters that do nothing but the given crop (for the eval transform). */
-function sampleFreeParams(n: number, crop: [number, number, number, number]): ViewParams {
-  const crops = new Int32Array(n * 4);
-  for (let i = 0; i < n; i++) crops.set(crop, i * 4);
-  const factors = new Float32Array(n * 4);
-  for (let i = 0; i < n; i++) factors.set([1, 1, 1, 0], i * 4);
-  return {
-    n, crops, factors,
-    flips: new Uint8Array(n), jitter: new Uint8Array(n), orders: new Uint8Array(n * 4),
-    gray: new Uint8Array(n), blurSigma: new Float32Array(n), solarize: new Uint8Array(n),
-  };
 }
 
 /** uint8 HWC bytes -> float32 [n,H,W,C] holding 0..255 (the typed-array constructor converts natively). */

@@ -4,5 +4,5 @@ export type { AugmentConfig, AugmentPreset, AugmentViewOverrides, ImageBatchLike
 export { resolveAugment, type AugmentInput } from './resolve.ts';
 export { presetViews } from './presets.ts';
 export { TwoViewAugmenter, evalTransform, type AugmenterOptions, type TwoViews } from './augmenter.ts';
-export { sampleViewParams, sampleCrop, centerCrop, type ViewParams } from './params.ts';
+export { sampleViewParams, sampleCrop, centerCrop, identityParams, type ViewParams } from './params.ts';
 export { augmentSchema } from '../src/recipe/sections/augment.ts';

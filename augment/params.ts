@@ -103,3 +103,20 @@ export function centerCrop(H: number, W: number, ratio: Range): [number, number,
   else if (inRatio > ratio[1]) w = Math.min(W, Math.round(H * ratio[1]));
   return [Math.floor((H - h) / 2), Math.floor((W - w) / 2), h, w];
 }
+
+/** Parameters that change nothing but take the given crop of every image (eval transform, tests). */
+export function identityParams(n: number, crop: [number, number, number, number]): ViewParams {
+  const crops = new Int32Array(n * 4);
+  const factors = new Float32Array(n * 4);
+  const orders = new Uint8Array(n * 4);
+  for (let i = 0; i < n; i++) {
+    crops.set(crop, i * 4);
+    factors.set([1, 1, 1, 0], i * 4);
+    orders.set([0, 1, 2, 3], i * 4);
+  }
+  return {
+    n, crops, factors, orders,
+    flips: new Uint8Array(n), jitter: new Uint8Array(n), gray: new Uint8Array(n),
+    blurSigma: new Float32Array(n), solarize: new Uint8Array(n),
+  };
+}

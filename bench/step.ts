@@ -94,10 +94,24 @@ export interface StepTiming {
   cpuMsPerStep: number;
   imgPerSec: number;
   gflops: number;
-  /** Tensors allocated during one step (tf.profile), and tensors left behind by it. */
+  /** Kernels run and tensors allocated in one step (tf.profile), and tensors left behind by it. */
+  kernelsPerStep: number;
   tensorsPerStep: number;
   leakedTensors: number;
   loss: number;
+  /** Per-kernel milliseconds of the profiled step, largest first. */
+  profile: { kernel: string; ms: number; calls: number }[];
+}
+
+function aggregate(kernels: Awaited<ReturnType<typeof tf.profile>>['kernels']): { kernel: string; ms: number; calls: number }[] {
+  const by = new Map<string, { ms: number; calls: number }>();
+  for (const k of kernels) {
+    const e = by.get(k.name) ?? { ms: 0, calls: 0 };
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    e.calls++;
+    by.set(k.name, e);
+  }
+  return [...by.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((p, q) => q.ms - p.ms);
 }
 
 /** Median wall time of `steps` steps after `warmup`, on the active backend. */
@@ -123,7 +137,9 @@ export async function timeStep(cfg: StepConfig, opts: { steps: number; warmup: n
     const msPerStep = med(wall);
     return {
       steps: opts.steps, msPerStep, cpuMsPerStep: med(cpu), imgPerSec: cfg.batch / (msPerStep / 1000),
-      gflops: stepFlops(cfg) / (msPerStep / 1000) / 1e9, tensorsPerStep: prof.newTensors, leakedTensors, loss,
+      gflops: stepFlops(cfg) / (msPerStep / 1000) / 1e9, kernelsPerStep: prof.kernels.length,
+      tensorsPerStep: prof.kernels.reduce((s, k) => s + k.outputShapes.length, 0), leakedTensors, loss,
+      profile: aggregate(prof.kernels),
     };
   } finally {
     step.dispose();

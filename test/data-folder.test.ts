@@ -106,6 +106,30 @@ describe('image folder', () => {
       .rejects.toThrow(/data\.files: listed image .*nope\.png does not exist/);
   });
 
+  it('glob patterns: * stays in a folder, **/ spans folders, {a,b} and [..] alternatives', async () => {
+    const { globToRegExp } = await import('../src/data/glob.ts');
+    const m = (g: string, p: string) => globToRegExp(g).test(p);
+    expect([m('**/*.png', 'a.png'), m('**/*.png', 'x/y/a.png'), m('**/*.png', 'a.jpg')]).toEqual([true, true, false]);
+    expect([m('*.png', 'a.png'), m('*.png', 'x/a.png')]).toEqual([true, false]);
+    expect([m('{cat,dog}/*.jp?g', 'dog/1.jpeg'), m('{cat,dog}/*.jp?g', 'cow/1.jpg'), m('[cd]*/?.png', 'cat/1.png')]).toEqual([true, false, true]);
+    expect([m('a.b', 'a.b'), m('a.b', 'axb'), m('a+(b)', 'a+(b)')]).toEqual([true, false, true]);
+    expect(() => globToRegExp('{a,b')).toThrow(UserError);
+  });
+
+  it('labels: folders requires class subfolders; labels: none ignores them', async () => {
+    const root = mk('fold-labels');
+    await classFolder(root);
+    const none = await openSplits(cfg(root, mk('cache'), { labels: 'none' }), { seed: 0, cacheDir: '', log: () => {} });
+    expect([none.pretrain.labels, none.evalTrain, none.evalTest]).toEqual([undefined, undefined, undefined]);
+    closeSplits(none);
+    await writeImage(path.join(root, 'stray.png'), 4, 8, 8);
+    const auto = await openSplits(cfg(root, mk('cache')), { seed: 0, cacheDir: '', log: () => {} });
+    expect([auto.pretrain.n, auto.pretrain.labels]).toEqual([4, undefined]); // a loose image makes it unlabelled
+    closeSplits(auto);
+    await expect(openSplits(cfg(root, mk('cache'), { labels: 'folders' }), { seed: 0, cacheDir: '', log: () => {} }))
+      .rejects.toThrow(/stray\.png is not inside a class subfolder; with data\.labels: folders/);
+  });
+
   it('labelled flat root: eval_test holdout is stratified, disjoint and kept out of pretraining', async () => {
     const root = mk('fold-hold');
     for (let i = 0; i < 10; i++) await writeImage(path.join(root, i < 6 ? 'a' : 'b', `${i}.png`), i, 8, 8);

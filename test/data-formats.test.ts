@@ -13,10 +13,14 @@ const mk = (label: string) => { const d = tempDir(label); dirs.push(d); return d
 afterAll(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
 
 async function expectImages(ds: Dataset, firstPattern: (k: number) => number, h: number, w: number, c: number) {
-  const idx = Array.from({ length: ds.n }, (_, k) => ds.n - 1 - k); // reversed: order must follow the request
-  const b = await ds.read(idx);
-  expect([b.n, b.height, b.width, b.channels]).toEqual([ds.n, h, w, c]);
-  idx.forEach((j, k) => expect(sameBytes(imageAt(b.data, k, h * w * c), hwc(firstPattern(j), h, w, c))).toBe('same'));
+  // Reversed (one read per record, order must follow the request), then in order
+  // (consecutive records are read as runs, across file boundaries).
+  const reversed = Array.from({ length: ds.n }, (_, k) => ds.n - 1 - k);
+  for (const idx of [reversed, [...reversed].reverse()]) {
+    const b = await ds.read(idx);
+    expect([b.n, b.height, b.width, b.channels]).toEqual([ds.n, h, w, c]);
+    idx.forEach((j, k) => expect(sameBytes(imageAt(b.data, k, h * w * c), hwc(firstPattern(j), h, w, c))).toBe('same'));
+  }
 }
 
 const opts = { seed: 1, cacheDir: '', log: () => {} };

@@ -134,6 +134,26 @@ describe('MoCo key encoder', () => {
     opt.dispose(); m.dispose(); view1.dispose(); view2.dispose();
   });
 
+  it('v3: the predictor trains, keys come from both views, the EMA uses the scheduled momentum', () => {
+    const m = build({ name: 'mocov3', momentum: 0.9, momentum_schedule: true, temperature: 0.2 });
+    const { view1, view2 } = syntheticViews(2, 8);
+    const ctx = { step: 3, totalSteps: 8, epoch: 0 };
+    expect(m.trainable().some((p) => p.name.startsWith('predictor/'))).toBe(true);
+    const pre = m.beforeStep(view1, view2, ctx);
+    expect(pre.map((t) => t.shape)).toEqual([[8, 8], [8, 8]]);
+    pre.forEach((t) => t.dispose());
+    const before = m.head.params()[0].variable.dataSync().slice();
+    const predBefore = m.predictor!.params()[0].variable.dataSync().slice();
+    const opt = createOptimizer(tinyRecipe({ name: 'mocov3' }).optim, m.trainable());
+    new StepRunner(m, opt, m.trainable()).run(view1, view2, ctx, 0.5);
+    const after = m.head.params()[0].variable.dataSync();
+    expect(Array.from(m.predictor!.params()[0].variable.dataSync())).not.toEqual(Array.from(predBefore));
+    // After step 3 of 8 the update uses m(4) = 1 - 0.1 (cos(pi/2) + 1) / 2 = 0.95.
+    const key = m.keyHead.params()[0].variable.dataSync();
+    for (let i = 0; i < key.length; i++) expect(key[i]).toBeCloseTo(0.95 * before[i] + 0.05 * after[i], 6);
+    opt.dispose(); m.dispose(); view1.dispose(); view2.dispose();
+  });
+
   it('the step leaks no tensors', () => {
     const m = build({ name: 'mocov2', queue_size: 32, bn_splits: 2 });
     const opt = createOptimizer(tinyRecipe({ name: 'mocov2' }).optim, m.trainable());

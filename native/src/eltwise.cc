@@ -39,49 +39,70 @@ Napi::Value Binary(const Napi::CallbackInfo &info) {
 }
 
 template <class Op>
-void bcastLoop(const float *big, const float *small, float *o, int64_t R, int64_t C, bool smallFirst, Op op) {
-  if (C == 1) {  // scalar operand: one flat loop
-    const float s = small[0];
-    const int64_t N = R;
-    if (smallFirst) {
-#pragma omp parallel for simd schedule(static) if (N > kParallelMin)
-      for (int64_t i = 0; i < N; i++) o[i] = op(s, big[i]);
-    } else {
-#pragma omp parallel for simd schedule(static) if (N > kParallelMin)
-      for (int64_t i = 0; i < N; i++) o[i] = op(big[i], s);
+void stridedLoop(const float *a, const float *b, float *o, const std::vector<int64_t> &dims,
+                 const std::vector<int64_t> &sa, const std::vector<int64_t> &sb, Op op) {
+  const int rank = int(dims.size());
+  const int64_t inner = dims[rank - 1];
+  const int64_t ia = sa[rank - 1], ib = sb[rank - 1];
+  int64_t outer = 1;
+  for (int d = 0; d < rank - 1; d++) outer *= dims[d];
+#pragma omp parallel for schedule(static) if (outer * inner > kParallelMin)
+  for (int64_t r = 0; r < outer; r++) {
+    int64_t offA = 0, offB = 0, rem = r;
+    for (int d = rank - 2; d >= 0; d--) {
+      const int64_t i = rem % dims[d];
+      rem /= dims[d];
+      offA += i * sa[d];
+      offB += i * sb[d];
     }
-    return;
-  }
-#pragma omp parallel for schedule(static) if (R * C > kParallelMin)
-  for (int64_t r = 0; r < R; r++) {
-    const float *br = big + r * C;
-    float *orow = o + r * C;
-    if (smallFirst) {
+    const float *ar = a + offA, *br = b + offB;
+    float *orow = o + r * inner;
+    if (ia == 1 && ib == 1) {
 #pragma omp simd
-      for (int64_t c = 0; c < C; c++) orow[c] = op(small[c], br[c]);
+      for (int64_t k = 0; k < inner; k++) orow[k] = op(ar[k], br[k]);
+    } else if (ia == 1) {
+      const float bv = br[0];
+#pragma omp simd
+      for (int64_t k = 0; k < inner; k++) orow[k] = op(ar[k], bv);
+    } else if (ib == 1) {
+      const float av = ar[0];
+#pragma omp simd
+      for (int64_t k = 0; k < inner; k++) orow[k] = op(av, br[k]);
     } else {
-#pragma omp simd
-      for (int64_t c = 0; c < C; c++) orow[c] = op(br[c], small[c]);
+      const float v = op(ar[0], br[0]);
+      for (int64_t k = 0; k < inner; k++) orow[k] = v;
     }
   }
 }
 
-// binaryBroadcast(big, small, out, [R, C], op, smallFirst): the small operand
-// (C elements) repeats along the rows of big ([R, C]), e.g. x - mean or x * gamma.
-// op: 0 add, 1 mul, 2 sub, 3 div. smallFirst puts small on the left of the operator.
-Napi::Value BinaryBroadcast(const Napi::CallbackInfo &info) {
-  std::vector<int64_t> rc = intsArg(info, 3, 2, "shape");
-  const int64_t R = rc[0], C = rc[1];
-  const float *big = f32Arg(info, 0, size_t(R * C), "big");
-  const float *small = f32Arg(info, 1, size_t(C), "small");
-  float *o = f32Arg(info, 2, size_t(R * C), "out");
-  const int op = info[4].As<Napi::Number>().Int32Value();
-  const bool sf = info[5].ToBoolean().Value();
-  switch (op) {
-    case 0: bcastLoop(big, small, o, R, C, sf, [](float a, float b) { return a + b; }); break;
-    case 1: bcastLoop(big, small, o, R, C, sf, [](float a, float b) { return a * b; }); break;
-    case 2: bcastLoop(big, small, o, R, C, sf, [](float a, float b) { return a - b; }); break;
-    default: bcastLoop(big, small, o, R, C, sf, [](float a, float b) { return a / b; }); break;
+// binaryStrided(a, b, out, dims, stridesA, stridesB, op): general broadcasting.
+// out is dense with shape dims; the innermost stride of a and b is 0 or 1.
+Napi::Value BinaryStrided(const Napi::CallbackInfo &info) {
+  if (!info[3].IsArray()) throw Napi::TypeError::New(info.Env(), "dims must be an array");
+  const size_t rank = info[3].As<Napi::Array>().Length();
+  if (rank == 0 || rank > 8) throw Napi::RangeError::New(info.Env(), "binaryStrided: rank must be 1..8");
+  std::vector<int64_t> dims = intsArg(info, 3, rank, "dims");
+  std::vector<int64_t> sa = intsArg(info, 4, rank, "stridesA");
+  std::vector<int64_t> sb = intsArg(info, 5, rank, "stridesB");
+  if ((sa[rank - 1] != 0 && sa[rank - 1] != 1) || (sb[rank - 1] != 0 && sb[rank - 1] != 1))
+    throw Napi::RangeError::New(info.Env(), "binaryStrided: innermost strides must be 0 or 1");
+  int64_t n = 1, lastA = 0, lastB = 0;
+  for (size_t d = 0; d < rank; d++) {
+    n *= dims[d];
+    lastA += (dims[d] - 1) * sa[d];
+    lastB += (dims[d] - 1) * sb[d];
+  }
+  Napi::Float32Array A = info[0].As<Napi::Float32Array>(), B = info[1].As<Napi::Float32Array>();
+  if (int64_t(A.ElementLength()) <= lastA || int64_t(B.ElementLength()) <= lastB)
+    throw Napi::RangeError::New(info.Env(), "binaryStrided: strides reach past an input");
+  const float *a = f32Arg(info, 0, A.ElementLength(), "a");
+  const float *b = f32Arg(info, 1, B.ElementLength(), "b");
+  float *o = f32Arg(info, 2, size_t(n), "out");
+  switch (info[6].As<Napi::Number>().Int32Value()) {
+    case 0: stridedLoop(a, b, o, dims, sa, sb, [](float x, float y) { return x + y; }); break;
+    case 1: stridedLoop(a, b, o, dims, sa, sb, [](float x, float y) { return x * y; }); break;
+    case 2: stridedLoop(a, b, o, dims, sa, sb, [](float x, float y) { return x - y; }); break;
+    default: stridedLoop(a, b, o, dims, sa, sb, [](float x, float y) { return x / y; }); break;
   }
   return info.Env().Undefined();
 }
@@ -169,7 +190,7 @@ Napi::Value SumMiddle(const Napi::CallbackInfo &info) {
 
 void initEltwise(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, Binary));
-  exports.Set("binaryBroadcast", Napi::Function::New(env, BinaryBroadcast));
+  exports.Set("binaryStrided", Napi::Function::New(env, BinaryStrided));
   exports.Set("relu", Napi::Function::New(env, Relu));
   exports.Set("reluGrad", Napi::Function::New(env, ReluGrad));
   exports.Set("step", Napi::Function::New(env, Step));

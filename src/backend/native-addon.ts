@@ -40,8 +40,8 @@ export interface NativeAddon {
     eps: number): void;
   /** op: 0 add, 1 multiply, 2 subtract, 3 divide (same-length arrays). */
   binary(a: F32, b: F32, out: F32, n: number, op: 0 | 1 | 2 | 3): void;
-  /** small ([C]) repeats along the rows of big ([R, C]); shape = [R, C]; smallFirst puts it left of the operator. */
-  binaryBroadcast(big: F32, small: F32, out: F32, shape: number[], op: 0 | 1 | 2 | 3, smallFirst: boolean): void;
+  /** Broadcasting: out (dense, shape dims) from a and b read with the given strides (innermost 0 or 1). */
+  binaryStrided(a: F32, b: F32, out: F32, dims: number[], stridesA: number[], stridesB: number[], op: 0 | 1 | 2 | 3): void;
   relu(x: F32, y: F32, n: number): void;
   reluGrad(dy: F32, y: F32, dx: F32, n: number): void;
   step(x: F32, y: F32, n: number, alpha: number): void;

@@ -156,10 +156,39 @@ const fusedMatMul: NativeImpl = (args, addon) =>
 /** Below this many elements the JS loop is as fast as a native call. */
 const SMALL = 4096;
 
+interface BroadcastPlan { outShape: number[]; dims: number[]; sa: number[]; sb: number[] }
+
 /**
- * Same-shape operands, or one operand that repeats along the other's leading
- * axes (x - mean, x * gamma, x + bias, x * scalar). Anything else: cpu kernel.
+ * Loops for a broadcasting binary op: out is dense; each input gets stride 0
+ * on the axes it is broadcast along. Size-1 axes are dropped and axes that are
+ * contiguous in both inputs merged, so the inner loop is as long as possible.
  */
+export function broadcastPlan(aShape: number[], bShape: number[]): BroadcastPlan | null {
+  let outShape: number[];
+  try { outShape = tf.backend_util.assertAndGetBroadcastShape(aShape, bShape); } catch { return null; }
+  const r = outShape.length;
+  const stridesFor = (shape: number[]) => {
+    const padded = [...new Array(r - shape.length).fill(1), ...shape];
+    const st = new Array<number>(r);
+    let acc = 1;
+    for (let i = r - 1; i >= 0; i--) { st[i] = padded[i] === 1 ? 0 : acc; acc *= padded[i]; }
+    return st;
+  };
+  const fa = stridesFor(aShape), fb = stridesFor(bShape);
+  const dims: number[] = [], sa: number[] = [], sb: number[] = [];
+  for (let i = 0; i < r; i++) {
+    if (outShape[i] === 1) continue;
+    const k = dims.length - 1;
+    // Merge into the previous (outer) axis when one flat index walks both.
+    if (k >= 0 && sa[k] === fa[i] * outShape[i] && sb[k] === fb[i] * outShape[i]) {
+      dims[k] *= outShape[i]; sa[k] = fa[i]; sb[k] = fb[i];
+    } else { dims.push(outShape[i]); sa.push(fa[i]); sb.push(fb[i]); }
+  }
+  if (dims.length === 0) { dims.push(1); sa.push(0); sb.push(0); }
+  return { outShape, dims, sa, sb };
+}
+
+/** Add / Multiply / Sub / RealDiv on float32, same-shape or broadcasting. */
 function binary(op: 0 | 1 | 2 | 3): NativeImpl {
   return ({ inputs, backend }, addon) => {
     const { a, b } = inputs;
@@ -170,15 +199,11 @@ function binary(op: 0 | 1 | 2 | 3): NativeImpl {
       addon.binary(av, bv, o, o.length, op);
       return out(backend, [...a!.shape], o);
     }
-    const aBig = av.length >= bv.length;
-    const [big, small, bigV, smallV] = aBig ? [a!, b!, av, bv] : [b!, a!, bv, av];
-    const inner = small.shape.slice(small.shape.findIndex((d) => d !== 1));
-    const suffix = inner.length === 0 ? [] : big.shape.slice(big.shape.length - inner.length);
-    if (small.shape.findIndex((d) => d !== 1) === -1 ? smallV.length !== 1 : !tf.util.arraysEqual(inner, suffix)) return null;
-    if (small.shape.length > big.shape.length) return null; // output would gain axes
-    const o = new Float32Array(bigV.length);
-    addon.binaryBroadcast(bigV, smallV, o, [bigV.length / smallV.length, smallV.length], op, !aBig);
-    return out(backend, [...big.shape], o);
+    const plan = broadcastPlan(a!.shape, b!.shape);
+    if (!plan || plan.dims.length > 8) return null;
+    const o = new Float32Array(size(plan.outShape));
+    addon.binaryStrided(av, bv, o, plan.dims, plan.sa, plan.sb, op);
+    return out(backend, plan.outShape, o);
   };
 }
 

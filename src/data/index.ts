@@ -12,7 +12,7 @@ import { folderSplit, listImages, type FolderSplit } from './folder.ts';
 import { findIdxFiles, openIdxDataset } from './idx.ts';
 import { loadEmbeddedMnist } from './mnist.ts';
 import { openStl10, type Stl10Split } from './stl10.ts';
-import type { Dataset, Splits } from './types.ts';
+import { numClasses, type Dataset, type Splits } from './types.ts';
 import { ConcatDataset, SubsetDataset, fitDataset } from './views.ts';
 
 export type { Dataset, ImageBatch, Splits } from './types.ts';
@@ -65,9 +65,10 @@ export async function openSplits(cfg: DataConfig, opts: OpenOptions): Promise<Sp
   const all: Dataset[] = [];
   try {
     let pretrain = await openSpec('pretrain', spec.pretrain);
+    all.push(pretrain);
     let evalTrain = spec.eval_train ? await openSpec('eval_train', spec.eval_train) : undefined;
+    if (evalTrain) all.push(evalTrain);
     let evalTest: Dataset | undefined;
-    all.push(pretrain, ...(evalTrain ? [evalTrain] : []));
     if (evalTrain) requireLabels('eval_train', spec.eval_train, evalTrain);
     if (spec.eval_test === 'holdout') {
       const { train, test } = holdout(evalTrain!, cfg.test_fraction, opts.seed);
@@ -86,6 +87,9 @@ export async function openSplits(cfg: DataConfig, opts: OpenOptions): Promise<Sp
       if (evalTrain) evalTrain = limit(evalTrain, cfg.limit_train, opts.seed, spec.eval_train);
       if (evalTest) evalTest = limit(evalTest, cfg.limit_test, opts.seed, spec.eval_test);
     }
+    const shape = `${cfg.image_size}x${cfg.image_size}x${cfg.channels}`;
+    const say = (role: string, d?: Dataset) => d && `${role} ${d.name} (${d.n}${d.labels ? `, ${numClasses(d)} classes` : ''})`;
+    log(`data: ${[say('pretrain', pretrain), say('eval_train', evalTrain), say('eval_test', evalTest)].filter(Boolean).join('; ')}; images ${shape}`);
     return { pretrain, evalTrain, evalTest };
   } catch (e) {
     for (const d of all) d.close?.();
@@ -156,7 +160,7 @@ function folderSource(cfg: DataConfig, dir: string, opts: OpenOptions, log: (m: 
       const labelled = !!split('.', 'pretrain').classNames;
       return { pretrain: '.', eval_train: labelled ? '.' : '', eval_test: labelled ? 'holdout' : '' };
     },
-    open: async (s) => openCachedFolder(`folder:${s}`, split(s, 'split'), {
+    open: async (s) => openCachedFolder(`folder:${path.join(path.basename(dir), s)}`, split(s, 'split'), {
       cacheDir: cfg.cache || opts.cacheDir, size: cfg.image_size, channels: cfg.channels, strict: cfg.strict, log,
     }),
   };

@@ -47,27 +47,42 @@ export class RecordDataset implements Dataset {
   }
 
   async read(indices: ArrayLike<number>): Promise<ImageBatch> {
-    const { height, width, channels, order, stride, pixelOffset } = this.layout;
+    const { height, width, channels } = this.layout;
     const per = height * width * channels;
     const out = new Uint8Array(indices.length * per);
-    // Non-HWC records are read into scratch and reordered; HWC goes straight to out.
-    const scratch = order === 'hwc' ? null : new Uint8Array(indices.length * per);
+    // Consecutive indices (in-order evaluation passes) become one read per run;
+    // a shuffled batch is mostly runs of one record.
     const reads: Promise<void>[] = [];
-    for (let i = 0; i < indices.length; i++) {
+    for (let i = 0; i < indices.length;) {
       const j = indices[i];
       if (!(j >= 0 && j < this.n)) throw new RangeError(`${this.name}: index ${j} out of range [0, ${this.n})`);
       const k = this.partOf(j);
       const part = this.parts[k];
-      const pos = part.start + (j - this.firstIndex[k]) * stride + pixelOffset;
-      reads.push(part.source.readAt(pos, per, scratch ?? out, i * per));
+      const last = this.firstIndex[k] + part.count - 1;
+      let len = 1;
+      while (i + len < indices.length && indices[i + len] === j + len && j + len <= last) len++;
+      reads.push(this.readRun(part, j - this.firstIndex[k], len, out, i * per));
+      i += len;
     }
     await Promise.all(reads);
-    if (scratch) {
-      for (let i = 0; i < indices.length; i++) {
-        toHWC(scratch.subarray(i * per, (i + 1) * per), out.subarray(i * per, (i + 1) * per), height, width, channels, order);
-      }
-    }
     return { data: out, n: indices.length, height, width, channels };
+  }
+
+  /** Reads `len` records from `part` starting at record `r` into `out` at `at`, as HWC pixels. */
+  private async readRun(part: RecordPart, r: number, len: number, out: Uint8Array, at: number): Promise<void> {
+    const { height, width, channels, order, stride, pixelOffset } = this.layout;
+    const per = height * width * channels;
+    const pos = part.start + r * stride;
+    if (order === 'hwc' && (stride === per || len === 1)) {
+      await part.source.readAt(pos + pixelOffset, len === 1 ? per : len * stride, out, at);
+      return;
+    }
+    const raw = new Uint8Array(len * stride);
+    await part.source.readAt(pos, (len - 1) * stride + pixelOffset + per, raw, 0);
+    for (let q = 0; q < len; q++) {
+      const src = raw.subarray(q * stride + pixelOffset, q * stride + pixelOffset + per);
+      toHWC(src, out.subarray(at + q * per, at + (q + 1) * per), height, width, channels, order);
+    }
   }
 
   close(): void {

@@ -4,7 +4,6 @@
 // statistics of the fitting set, the weight decay is chosen on a validation
 // split carved from the train split, the chosen decay is refitted on the whole
 // train split, and the test split is scored exactly once, after the last epoch.
-import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.ts';
 import type { LinearProbeConfig } from '../recipe/sections/eval.ts';
 import { assertFitSplit, assertNoTestLeak, type SplitRole } from './guard.ts';
@@ -22,7 +21,7 @@ export interface ProbeData {
 export interface Standardizer { mean: Float32Array; std: Float32Array }
 
 export interface SoftmaxModel {
-  /** [dim, numClasses], row-major. */
+  /** [numClasses, dim], row-major. */
   weights: Float32Array;
   bias: Float32Array;
   dim: number;
@@ -93,9 +92,15 @@ export function standardize(f: Float32Array, dim: number, s: Standardizer): Floa
 export function predictLogits(m: SoftmaxModel, features: Float32Array): Float32Array {
   const n = features.length / m.dim;
   const x = standardize(features, m.dim, m.standardizer);
-  return tf.tidy(() => tf.tensor2d(x, [n, m.dim])
-    .matMul(tf.tensor2d(m.weights, [m.dim, m.numClasses]))
-    .add(tf.tensor1d(m.bias)).dataSync() as Float32Array);
+  const out = new Float32Array(n * m.numClasses);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < m.numClasses; c++) {
+      let z = m.bias[c];
+      for (let j = 0; j < m.dim; j++) z += x[i * m.dim + j] * m.weights[c * m.dim + j];
+      out[i * m.numClasses + c] = z;
+    }
+  }
+  return out;
 }
 
 export function accuracyFromScores(scores: Float32Array | Float64Array, labels: Int32Array, numClasses: number): Accuracy {
@@ -126,6 +131,8 @@ function gatherRows(f: Float32Array, dim: number, idx: ArrayLike<number>, from: 
 /**
  * Softmax regression by mini-batch SGD with momentum, zero init, L2 decay on
  * the weights (not the bias), cosine or constant learning rate per step.
+ * Plain loops rather than tfjs ops: the problem is small (dim x classes) and
+ * per-op dispatch would cost far more than the arithmetic.
  */
 export function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): { model: SoftmaxModel; history: EpochRecord[] } {
   assertFitSplit(train.role, 'linear probe');
@@ -137,51 +144,67 @@ export function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): { mode
   const standardizer = fitStandardizer(train.features, dim);
   const x = standardize(train.features, dim, standardizer);
   const bs = Math.min(Math.max(1, opts.batchSize), n);
-  const stepsPerEpoch = Math.ceil(n / bs);
-  const totalSteps = opts.epochs * stepsPerEpoch;
+  const totalSteps = opts.epochs * Math.ceil(n / bs);
 
-  // tidy frees the zero tensors; variables survive it.
-  const [w, b, vw, vb] = tf.tidy(() => [[dim, c], [c], [dim, c], [c]].map((shape) => tf.variable(tf.zeros(shape))));
+  // Weights are [classes, dim] so each logit is a contiguous dot product.
+  const w = new Float64Array(c * dim);
+  const b = new Float64Array(c);
+  const vw = new Float64Array(c * dim);
+  const vb = new Float64Array(c);
+  const gw = new Float64Array(c * dim);
+  const gb = new Float64Array(c);
+  const p = new Float64Array(c);
   const history: EpochRecord[] = [];
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  const snapshot = (): SoftmaxModel => ({
-    weights: w.dataSync().slice() as Float32Array, bias: b.dataSync().slice() as Float32Array, dim, numClasses: c, standardizer,
-  });
-  try {
-    let step = 0;
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      opts.rng.shuffle(order);
-      let lossSum = 0;
-      for (let s = 0; s < n; s += bs) {
-        const e = Math.min(n, s + bs);
-        const lr = opts.schedule === 'cosine' ? opts.lr * 0.5 * (1 + Math.cos(Math.PI * step / totalSteps)) : opts.lr;
-        const xb = gatherRows(x, dim, order, s, e);
-        const yb = Int32Array.from({ length: e - s }, (_, i) => train.labels[order[s + i]]);
-        const loss = tf.tidy(() => {
-          const xt = tf.tensor2d(xb, [e - s, dim]);
-          const yt = tf.oneHot(tf.tensor1d(yb, 'int32'), c);
-          const { value, grads } = tf.variableGrads(() => {
-            const ce = tf.losses.softmaxCrossEntropy(yt, xt.matMul(w).add(b));
-            return ce.add(w.square().sum().mul(0.5 * opts.weightDecay)) as tf.Scalar;
-          }, [w, b]);
-          vw.assign(vw.mul(opts.momentum).add(grads[w.name]));
-          vb.assign(vb.mul(opts.momentum).add(grads[b.name]));
-          w.assign(w.sub(vw.mul(lr)));
-          b.assign(b.sub(vb.mul(lr)));
-          return value.dataSync()[0];
-        });
-        lossSum += loss * (e - s);
-        step++;
+  const snapshot = (): SoftmaxModel => ({ weights: Float32Array.from(w), bias: Float32Array.from(b), dim, numClasses: c, standardizer });
+  let step = 0;
+  for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+    opts.rng.shuffle(order);
+    let lossSum = 0;
+    for (let s = 0; s < n; s += bs) {
+      const e = Math.min(n, s + bs);
+      const m = e - s;
+      const lr = opts.schedule === 'cosine' ? opts.lr * 0.5 * (1 + Math.cos(Math.PI * step / totalSteps)) : opts.lr;
+      gw.fill(0);
+      gb.fill(0);
+      for (let r = s; r < e; r++) {
+        const row = order[r] * dim;
+        const y = train.labels[order[r]];
+        let max = -Infinity;
+        for (let k = 0; k < c; k++) {
+          let z = b[k];
+          for (let j = 0; j < dim; j++) z += x[row + j] * w[k * dim + j];
+          p[k] = z;
+          if (z > max) max = z;
+        }
+        const zy = p[y] - max;
+        let sum = 0;
+        for (let k = 0; k < c; k++) { p[k] = Math.exp(p[k] - max); sum += p[k]; }
+        lossSum += Math.log(sum) - zy;
+        // d(mean CE)/d(logit) = (softmax - onehot) / m
+        for (let k = 0; k < c; k++) {
+          const g = (p[k] / sum - (k === y ? 1 : 0)) / m;
+          gb[k] += g;
+          for (let j = 0; j < dim; j++) gw[k * dim + j] += g * x[row + j];
+        }
       }
-      const rec: EpochRecord = { epoch, loss: lossSum / n };
-      if (opts.monitor) rec.monitorTop1 = scoreProbe(snapshot(), opts.monitor).top1;
-      history.push(rec);
-      opts.onEpoch?.(rec);
+      for (let i = 0; i < w.length; i++) {
+        vw[i] = opts.momentum * vw[i] + gw[i] + opts.weightDecay * w[i];
+        w[i] -= lr * vw[i];
+      }
+      for (let k = 0; k < c; k++) {
+        vb[k] = opts.momentum * vb[k] + gb[k];
+        b[k] -= lr * vb[k];
+      }
+      step++;
     }
-    return { model: snapshot(), history };
-  } finally {
-    for (const v of [w, b, vw, vb]) v.dispose();
+    // Cross-entropy part of the objective, averaged over the epoch's items.
+    const rec: EpochRecord = { epoch, loss: lossSum / n };
+    if (opts.monitor) rec.monitorTop1 = scoreProbe(snapshot(), opts.monitor).top1;
+    history.push(rec);
+    opts.onEpoch?.(rec);
   }
+  return { model: snapshot(), history };
 }
 
 /** Random split of row indices into (fit, val); val gets round(n * fraction) rows, at least one when fraction > 0. */

@@ -19,23 +19,16 @@ export function linear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D):
 }
 
 /**
- * Training-mode batch normalization over every axis but the last, with a
- * closed-form gradient. TF.js's own batchNorm gradient reduces through Tile ops,
- * which is slow on wasm and cpu; the closed form is one pass:
+ * Training-mode batch normalization over `axes`, with a closed-form gradient.
+ * TF.js's own batchNorm gradient reduces through Tile ops, which is slow on wasm
+ * and cpu; the closed form is one pass:
  *   dx = gamma * invstd / N * (N * dy - sum(dy) - xhat * sum(dy * xhat)).
- * The batch statistics are computed inside the custom op (so the tape never
- * differentiates through them) and handed back through `stats` for the
- * running-average update; the caller owns and disposes them.
+ * The batch statistics live inside the custom op, so the tape never
+ * differentiates through them.
  */
-export function batchNormTrainOp(
-  x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, axes: number[],
-): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
-  let mean: tf.Tensor | undefined;
-  let variance: tf.Tensor | undefined;
+export function batchNormTrainOp(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, axes: number[]): tf.Tensor {
   const op = tf.customGrad(((xIn: tf.Tensor, gIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const m = tf.moments(xIn, axes, true);
-    mean = tf.keep(m.mean);
-    variance = tf.keep(m.variance);
     const invStd = tf.rsqrt(tf.add(m.variance, BN_EPSILON));
     const xhat = tf.mul(tf.sub(xIn, m.mean), invStd);
     save([xhat, invStd, gIn]);
@@ -48,16 +41,19 @@ export function batchNormTrainOp(
         const dGamma = tf.sum(tf.mul(dy, xh), axes, true);
         const scale = tf.div(tf.mul(gam, inv), count);
         const inner = tf.sub(tf.sub(tf.mul(dy, count), dBeta), tf.mul(xh, dGamma));
-        return [tf.mul(inner, scale), tf.reshape(tf.sum(dGamma, sumToParamAxes(dGamma, gam)), gam.shape), tf.reshape(tf.sum(dBeta, sumToParamAxes(dBeta, gam)), gam.shape)];
+        return [
+          tf.mul(inner, scale),
+          tf.reshape(tf.sum(dGamma, sumToParamAxes(dGamma)), gam.shape),
+          tf.reshape(tf.sum(dBeta, sumToParamAxes(dBeta)), gam.shape),
+        ];
       },
     };
   }) as unknown as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor);
-  const y = op(x, gamma, beta);
-  return { y, mean: mean!, variance: variance! };
+  return op(x, gamma, beta);
 }
 
 /** Parameters are [C]; keepDims sums are [1, C] or, for grouped statistics, [G, 1, C]: sum all but the last axis. */
-function sumToParamAxes(t: tf.Tensor, _param: tf.Tensor): number[] {
+function sumToParamAxes(t: tf.Tensor): number[] {
   return Array.from({ length: t.rank - 1 }, (_, i) => i);
 }
 
@@ -86,10 +82,14 @@ export function batchNorm<T extends tf.Tensor>(x: T, v: BatchNormVars, training:
   // [G, rest..., C] so one reduction over the inner axes gives per-group stats.
   const xg = g > 1 ? tf.reshape(x, [g, -1, c]) : tf.reshape(x, [-1, c]);
   const axes = g > 1 ? [1] : [0];
-  const { y, mean, variance } = batchNormTrainOp(xg, v.gamma, v.beta, axes);
-  updateRunningStats(v, mean, variance, xg.size / (g * c));
-  mean.dispose();
-  variance.dispose();
+  const y = batchNormTrainOp(xg, v.gamma, v.beta, axes);
+  // The statistics are taken again for the running averages: these ops are off
+  // the path to the loss, so the backward pass never visits them (cheaper than
+  // differentiating through shared statistics).
+  tf.tidy(() => {
+    const { mean, variance } = tf.moments(xg, axes, true);
+    updateRunningStats(v, mean, variance, xg.size / (g * c));
+  });
   return tf.reshape(y, x.shape) as T;
 }
 

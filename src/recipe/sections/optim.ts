@@ -39,15 +39,17 @@ export const optimSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    name: { enum: ['sgd', 'lars', 'adam', 'adamw'], default: 'sgd' },
-    lr: { type: 'number', exclusiveMinimum: 0, default: 0.06 },
-    lr_scaling: { enum: ['linear', 'sqrt', 'none'], default: 'linear' },
-    momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.9 },
+    name: { enum: ['sgd', 'lars', 'adam', 'adamw'], default: 'sgd', description: 'optimizer' },
+    lr: { type: 'number', exclusiveMinimum: 0, default: 0.06, description: 'base lr, scaled by lr_scaling' },
+    lr_scaling: {
+      enum: ['linear', 'sqrt', 'none'], default: 'linear', description: 'linear: lr*batch/256; sqrt: lr*sqrt(batch)',
+    },
+    momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.9, description: 'sgd / lars' },
     weight_decay: { type: 'number', minimum: 0, default: 5e-4 },
     nesterov: { type: 'boolean', default: false },
-    // No default on purpose: the right one depends on `name` (see OptimConfig).
-    exclude_bn_bias: { type: 'boolean' },
-    trust_coefficient: { type: 'number', exclusiveMinimum: 0, default: 0.001 },
+    // No default on purpose: the right one depends on `name` (see excludesBnBias).
+    exclude_bn_bias: { type: 'boolean', description: 'no decay (lars: no adaptation) for biases and batch norm; default true for lars only' },
+    trust_coefficient: { type: 'number', exclusiveMinimum: 0, default: 0.001, description: 'lars eta' },
     betas: {
       type: 'array',
       items: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
@@ -55,12 +57,12 @@ export const optimSchema = {
       maxItems: 2,
       default: [0.9, 0.999],
     },
-    eps: { type: 'number', exclusiveMinimum: 0, default: 1e-8 },
+    eps: { type: 'number', exclusiveMinimum: 0, default: 1e-8, description: 'adam / adamw' },
     warmup_epochs: { type: 'number', minimum: 0, default: 0 },
     schedule: { enum: ['cosine', 'constant', 'step'], default: 'cosine' },
-    min_lr: { type: 'number', minimum: 0, default: 0 },
-    milestones: { type: 'array', items: { type: 'number', minimum: 0 }, default: [] },
-    gamma: { type: 'number', exclusiveMinimum: 0, default: 0.1 },
+    min_lr: { type: 'number', minimum: 0, default: 0, description: 'cosine floor (absolute)' },
+    milestones: { type: 'array', items: { type: 'number', minimum: 0 }, default: [], description: 'step schedule: epochs' },
+    gamma: { type: 'number', exclusiveMinimum: 0, default: 0.1, description: 'step schedule: lr factor per milestone' },
   },
 } as const;
 

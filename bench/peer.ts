@@ -1,0 +1,39 @@
+// Runs bench/peer_torch.py (PyTorch, same step) as a child process and reads
+// its JSON line. PyTorch is optional: when no python3 on the machine imports
+// torch, the peer is reported as unavailable.
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StepConfig } from './step.ts';
+
+export interface PeerResult {
+  ok: boolean;
+  reason?: string;
+  torch?: string;
+  threads?: number;
+  channelsLast: boolean;
+  msPerStep?: number;
+  imgPerSec?: number;
+}
+
+const script = join(dirname(fileURLToPath(import.meta.url)), 'peer_torch.py');
+
+/** The first python3 that can import torch (pyenv shims often hide Debian's python3-torch). */
+export function findTorchPython(): string | null {
+  for (const py of [process.env.SELFSUP_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p)) {
+    const r = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
+    if (r.status === 0) return py;
+  }
+  return null;
+}
+
+export function runPeer(py: string, cfg: StepConfig, o: { steps: number; warmup: number; threads: number; channelsLast: boolean }): PeerResult {
+  const b = cfg.backbone.arch === 'resnet18' ? { widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2] } : cfg.backbone;
+  const args = [script, '--widths', b.widths.join(','), '--blocks', b.blocks.join(','), '--batch', String(cfg.batch),
+    '--size', String(cfg.size), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(o.threads)];
+  if (o.channelsLast) args.push('--channels-last');
+  const r = spawnSync(py, args, { encoding: 'utf8', timeout: 30 * 60_000 });
+  if (r.status !== 0) return { ok: false, channelsLast: o.channelsLast, reason: `peer_torch.py failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms_per_step: number; img_per_s: number };
+  return { ok: true, channelsLast: o.channelsLast, torch: j.torch, threads: j.threads, msPerStep: j.ms_per_step, imgPerSec: j.img_per_s };
+}

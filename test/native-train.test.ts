@@ -1,0 +1,87 @@
+// A whole SimCLR training step (ResNet + projection head + NT-Xent + SGD) on the
+// native backend against the TF.js cpu backend from the same initial weights,
+// and the fallback when the addon is forced off.
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadNative, nativeBackend } from '../src/backend/native.ts';
+import { useBackend } from '../src/backend/index.ts';
+import { buildBackbone } from '../src/models/resnet.ts';
+import { SimCLR } from '../src/methods/simclr.ts';
+import { Rng } from '../src/util/rng.ts';
+
+afterAll(async () => { await tf.setBackend('cpu'); });
+
+describe('native backend forced off', () => {
+  it('loadNative says why, and auto picks another backend', async () => {
+    process.env.SELFSUP_NATIVE = '0';
+    try {
+      const r = await loadNative({});
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.reason).toMatch(/SELFSUP_NATIVE=0/);
+      const report = await useBackend('auto', { threads: 1 });
+      expect(report.chosen).not.toBe('native');
+      expect(report.probes.find((p) => p.name === 'native')?.detail).toMatch(/SELFSUP_NATIVE=0/);
+      expect(nativeBackend()).toBeNull();
+    } finally {
+      delete process.env.SELFSUP_NATIVE;
+    }
+  });
+});
+
+interface StepOut { loss: number; grads: Map<string, Float32Array>; lossAfter: number; moving: Float32Array[] }
+
+/** Loss and gradients, then one SGD step and the loss again, from a fixed seed. */
+function trainStep(): StepOut {
+  const rng = new Rng(42);
+  const backbone = buildBackbone({ arch: 'resnet', widths: [8, 16], blocks: [1, 1], inChannels: 3 }, rng.fork('b'));
+  const method = new SimCLR(backbone, { temperature: 0.5, headHidden: 16, headOut: 8, headBatchNorm: true }, rng.fork('h'));
+  const v1 = tf.randomNormal([6, 9, 9, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const v2 = tf.randomNormal([6, 9, 9, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const params = method.trainable();
+  try {
+    const { value, grads } = tf.variableGrads(() => method.loss(v1, v2), params.map((p) => p.variable));
+    const loss = value.dataSync()[0];
+    const out = new Map<string, Float32Array>();
+    for (const p of params) out.set(p.name, Float32Array.from(grads[p.variable.name].dataSync()));
+    tf.train.sgd(0.1).applyGradients(grads);
+    value.dispose();
+    tf.dispose(Object.values(grads));
+    const after = tf.tidy(() => method.loss(v1, v2).dataSync()[0]);
+    const moving = method.state().map((s) => Float32Array.from(s.variable.dataSync()));
+    return { loss, grads: out, lossAfter: after, moving };
+  } finally {
+    method.dispose();
+    tf.dispose([v1, v2]);
+  }
+}
+
+const available = (await loadNative({ threads: 2 })).ok;
+
+describe.skipIf(!available)('a full training step, native vs cpu', () => {
+  it('gives the same loss, gradients, updated loss and running statistics', async () => {
+    await tf.setBackend('cpu');
+    const cpu = trainStep();
+    await tf.setBackend('native');
+    const before = tf.memory().numTensors;
+    const nat = trainStep();
+    expect(tf.memory().numTensors).toBe(before);
+    // Loss: float32 sums in a different order; 1e-4 relative is ~100 ulps.
+    expect(Math.abs(nat.loss - cpu.loss)).toBeLessThan(1e-4 * Math.abs(cpu.loss));
+    expect(Math.abs(nat.lossAfter - cpu.lossAfter)).toBeLessThan(1e-4 * Math.abs(cpu.lossAfter));
+    expect(nat.lossAfter).not.toBe(nat.loss); // the step did something
+    // Gradients pass through up to 6 batch norms at batch 12: allow 1e-3 of each tensor's scale.
+    for (const [name, g] of cpu.grads) {
+      const n = nat.grads.get(name)!;
+      const scale = Math.max(1e-3, ...Array.from(g, Math.abs));
+      const err = Math.max(...Array.from(g, (v, i) => Math.abs(v - n[i])));
+      expect(err, `${name}: ${err} vs scale ${scale}`).toBeLessThan(1e-3 * scale);
+    }
+    cpu.moving.forEach((m, i) => {
+      const err = Math.max(...Array.from(m, (v, k) => Math.abs(v - nat.moving[i][k])));
+      expect(err).toBeLessThan(1e-4 * Math.max(1, ...Array.from(m, Math.abs)));
+    });
+    // The hot kernels really ran natively.
+    const counts = nativeBackend()!.counts.native;
+    for (const k of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul']) expect(counts.get(k) ?? 0).toBeGreaterThan(0);
+  });
+});
