@@ -15,11 +15,6 @@ import { Rng } from '../src/util/rng.ts';
 import { expectAllClose, randn, runOn, size } from './wasm-helpers.ts';
 
 beforeAll(async () => {
-  // batchNormTrainOp keeps its batch statistics (and the tensors its gradient
-  // saves) from inside the custom op on purpose; TF.js's IS_TEST per-kernel check
-  // counts those as leaks. Real leaks are caught below by counting tensors and
-  // backend buffers across whole steps.
-  tf.env().set('IS_TEST', false);
   const r = await loadWasm({ threads: 1 });
   expect(r.ok, JSON.stringify(r)).toBe(true);
 });
@@ -118,9 +113,8 @@ describe('closed-form batch-norm gradient (src/models/ops.ts) on wasm', () => {
     })([tf.tensor(x, shape), tf.tensor1d(gamma), tf.tensor1d(beta)]));
     const closed = (backend: string) => runOn(backend, () => tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
       const flat = tf.reshape(a, [-1, 6]);
-      const out = batchNormTrainOp(flat, g, b, [0]);
-      out.mean.dispose(); out.variance.dispose();
-      return tf.sum(tf.mul(tf.reshape(out.y, shape), tf.tensor(r, shape)));
+      const y = batchNormTrainOp(flat, g, b, [0]);
+      return tf.sum(tf.mul(tf.reshape(y, shape), tf.tensor(r, shape)));
     })([tf.tensor(x, shape), tf.tensor1d(gamma), tf.tensor1d(beta)]));
     const onWasm = await closed('wasm');
     const onCpu = await closed('cpu');

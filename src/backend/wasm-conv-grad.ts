@@ -77,6 +77,7 @@ export function conv2dBackpropFilter(
   return tf.tidy(() => {
     const g = geometry(x.shape, filterShape, gg);
     checkDy(dy, g, 'Conv2DBackpropFilter');
+    if (g.kh === 1 && g.kw === 1) return pointwiseBackpropFilter(x, dy, g);
     // Exactly the rows/cols some window touches: 'same' with stride 2 may pad (or
     // leave) one more row than any window reaches.
     const needH = (g.oh - 1) * g.sh + g.kh;
@@ -90,11 +91,27 @@ export function conv2dBackpropFilter(
 }
 
 /**
- * dx = the transposed convolution of dy: dilate dy by the stride (zeros between
- * rows and columns), pad by KH-1-top / KW-1-left, and run a stride-1
- * convolution with the filter rotated 180 degrees and its in/out channels
- * swapped. Again XNNPACK's forward convolution does the work; stock wasm's
- * Conv2DBackpropInput is a scalar loop (about 10x slower on the reference step).
+ * 1x1 kernels (ResNet's projection shortcuts): dW = xs^T dy with xs the input
+ * rows the stride samples. The dilated-filter convolution would walk a sparse
+ * pattern for a single output pixel; one matMul is several times faster.
+ */
+function pointwiseBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, g: Geometry2D): tf.Tensor4D {
+  // Pad/crop to exactly OH*sh rows starting at -top, then keep phase 0 of each stride.
+  const xp = padOrCrop(x, g.top, g.oh * g.sh - g.top - g.h, g.left, g.ow * g.sw - g.left - g.w);
+  const rows = g.n * g.oh * g.ow;
+  const xs = g.sh === 1 && g.sw === 1
+    ? tf.reshape(xp, [rows, g.cin])
+    : tf.reshape(tf.slice(tf.reshape(xp, [g.n, g.oh, g.sh, g.ow, g.sw, g.cin]), [0, 0, 0, 0, 0, 0], [g.n, g.oh, 1, g.ow, 1, g.cin]), [rows, g.cin]);
+  // Explicit transpose: wasm's matMul reaches XNNPACK only without transpose flags.
+  const dw = tf.matMul(tf.transpose(xs), tf.reshape(dy, [rows, g.cout])); // [Cin, Cout]
+  return tf.reshape(dw, [1, 1, g.cin, g.cout]);
+}
+
+/**
+ * dx is the transposed convolution of dy, done with XNNPACK's forward
+ * convolution (stock wasm's Conv2DBackpropInput is a scalar loop, several times
+ * slower on the reference step). Stride 1: pad dy by KH-1-top / KW-1-left and
+ * convolve with the filter rotated 180 degrees, in/out channels swapped.
  */
 export function conv2dBackpropInput(
   dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: [number, number, number, number], gg: ConvGradGeometry,
@@ -102,20 +119,46 @@ export function conv2dBackpropInput(
   return tf.tidy(() => {
     const g = geometry(inputShape, filter.shape, gg);
     checkDy(dy, g, 'Conv2DBackpropInput');
-    let d: tf.Tensor4D = dy;
-    if (g.sh > 1 || g.sw > 1) {
-      // [N, OH, 1, OW, 1, C] padded to [N, OH, sh, OW, sw, C]: each value followed by stride-1 zeros.
-      const six = tf.reshape(dy, [g.n, g.oh, 1, g.ow, 1, g.cout]);
-      const padded = tf.pad(six, [[0, 0], [0, 0], [0, g.sh - 1], [0, 0], [0, g.sw - 1], [0, 0]]);
-      d = tf.reshape(padded, [g.n, g.oh * g.sh, g.ow * g.sw, g.cout]);
-    }
-    // Rows of d: OH*sh; the output must have H rows: H = rows + top' + bottom' - KH + 1.
+    if (g.sh > 1 || g.sw > 1) return stridedBackpropInput(dy, filter, g);
     const top = g.kh - 1 - g.top;
     const left = g.kw - 1 - g.left;
-    const bottom = g.h + g.kh - 1 - top - g.oh * g.sh;
-    const right = g.w + g.kw - 1 - left - g.ow * g.sw;
-    const dp = padOrCrop(d, top, bottom, left, right);
+    // The output must have H rows: H = OH + top' + bottom' - KH + 1.
+    const dp = padOrCrop(dy, top, g.h + g.kh - 1 - top - g.oh, left, g.w + g.kw - 1 - left - g.ow);
     const rotated = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [KH, KW, Cout, Cin]
     return tf.conv2d(dp, rotated, 1, 'valid');
   });
+}
+
+/**
+ * Stride s > 1, by output phase rather than by zero-stuffing dy (which would
+ * spend s*s times the work on zeros). With q = h + top = Q*s + r, only taps
+ * kh = r + j*s reach padded row q, from dy row Q - j:
+ *   dx_r[Q] = sum_j dy[Q - j] * W[r + j*s],
+ * a stride-1 convolution of dy with a sub-filter. Each (rh, rw) phase is one
+ * such convolution over Q in [0, M); the phases are interleaved back into rows
+ * q = Q*s + r and the padding is cut off.
+ */
+function stridedBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, g: Geometry2D): tf.Tensor4D {
+  const mh = Math.ceil((g.top + g.h) / g.sh);
+  const mw = Math.ceil((g.left + g.w) / g.sw);
+  const taps = (r: number, k: number, s: number) => (r < k ? Math.ceil((k - r) / s) : 0);
+  const rows: tf.Tensor4D[] = [];
+  for (let rh = 0; rh < g.sh; rh++) {
+    const cols: tf.Tensor4D[] = [];
+    for (let rw = 0; rw < g.sw; rw++) {
+      const jh = taps(rh, g.kh, g.sh), jw = taps(rw, g.kw, g.sw);
+      if (jh === 0 || jw === 0) { cols.push(tf.zeros([g.n, mh, mw, g.cin])); continue; }
+      // Sub-filter, reversed so the correlation walks dy backwards: sub[t] = W[r + (J-1-t)*s].
+      const ih = Array.from({ length: jh }, (_, t) => rh + (jh - 1 - t) * g.sh);
+      const iw = Array.from({ length: jw }, (_, t) => rw + (jw - 1 - t) * g.sw);
+      const sub = tf.gather(tf.gather(filter, ih, 0), iw, 1);
+      const subT = tf.transpose(sub, [0, 1, 3, 2]) as tf.Tensor4D; // [Jh, Jw, Cout, Cin]
+      const dp = padOrCrop(dy, jh - 1, mh - g.oh, jw - 1, mw - g.ow);
+      cols.push(tf.conv2d(dp, subT, 1, 'valid')); // [N, M_h, M_w, Cin]
+    }
+    // [N, M_h, M_w, sw, Cin] -> columns Q*sw + rw.
+    rows.push(tf.reshape(g.sw > 1 ? tf.stack(cols, 3) : cols[0], [g.n, mh, mw * g.sw, g.cin]));
+  }
+  const full = tf.reshape(g.sh > 1 ? tf.stack(rows, 2) : rows[0], [g.n, mh * g.sh, mw * g.sw, g.cin]);
+  return tf.slice(full, [0, g.top, g.left, 0], [g.n, g.h, g.w, g.cin]) as tf.Tensor4D;
 }

@@ -6,8 +6,11 @@ import type { Rng } from '../util/rng.ts';
 import type { Module, NamedVariable, ParamKind } from './module.ts';
 import { batchNorm, conv2d, linear, type BatchNormVars } from './ops.ts';
 
+/** Wraps `t` in a variable; the variable keeps the data, `t` itself is released. */
 function named(name: string, kind: ParamKind, t: tf.Tensor, trainable = true): NamedVariable {
-  return { name, kind, variable: tf.variable(t, trainable) };
+  const variable = tf.variable(t, trainable);
+  t.dispose();
+  return { name, kind, variable };
 }
 
 export class Conv2d implements Module {

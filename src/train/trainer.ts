@@ -2,9 +2,8 @@
 // data source -> loader -> two views -> method (encoder, head, loss) -> optimizer,
 // with k-NN evaluation, checkpoints and logs around it.
 import * as tf from '@tensorflow/tfjs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { openSplits } from '../data/index.ts';
+import { closeSplits, openSplits } from '../data/index.ts';
 import { Loader } from '../data/loader.ts';
 import type { Splits } from '../data/types.ts';
 import type { EvalTransform } from '../eval/features.ts';
@@ -164,7 +163,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     run.events?.close();
     run.method.dispose();
     run.optimizer.dispose();
-    run.splits.pretrain.close?.();
+    closeSplits(run.splits);
   }
 }
 
@@ -237,5 +236,4 @@ async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result
     steps: step, seconds: secs, imagesPerSecond: secs > 0 ? result.images / secs : 0, finalLoss: lastLoss, checkpoint: lastCkpt,
   });
   run.metrics.write('summary', step, Math.floor(step / run.stepsPerEpoch), { loss: lastLoss, images_per_sec: result.imagesPerSecond, seconds: secs });
-  void hostname;
 }
