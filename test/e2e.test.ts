@@ -57,4 +57,18 @@ describe('pretrain end to end (cpu, tiny)', () => {
     const wb = readFileSync(join(b.checkpoint, 'tensors.bin'));
     expect(wb.equals(wa)).toBe(true);
   });
+
+  it('stops on a non-finite loss, keeping the last good checkpoint', async () => {
+    const runDir = join(mkdtempSync(join(tmpdir(), 'selfsup-nan-')), 'run');
+    const opts = { resume: false, backend: 'cpu', quiet: true, exportBackbone: false };
+    const good = loadRecipe('recipes/mnist-simclr.yaml', [...tiny, 'train.epochs=1', 'eval.every=0']);
+    await pretrain({ ...opts, recipe: good, runDir });
+    const bad = loadRecipe('recipes/mnist-simclr.yaml', [...tiny, 'train.epochs=3', 'eval.every=0', 'optim.lr=1e30']);
+    const err = await pretrain({ ...opts, recipe: bad, runDir, resume: true }).then(() => undefined, (e: Error) => e);
+    expect(err?.name).toBe('NonFiniteError');
+    expect(err?.message).toMatch(/(loss is (NaN|-?Infinity)|not finite) at step \d+/);
+    expect(err?.message).toMatch(/Last good checkpoint: .*step-00000003/);
+    expect(err?.message).toMatch(/optim\.lr/);
+    expect(readdirSync(join(runDir, 'ckpt'))).toEqual(['step-00000003']);
+  });
 });

@@ -101,7 +101,9 @@ function pointwiseBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, g: Geometry2D)
   const rows = g.n * g.oh * g.ow;
   const xs = g.sh === 1 && g.sw === 1
     ? tf.reshape(xp, [rows, g.cin])
-    : tf.reshape(tf.slice(tf.reshape(xp, [g.n, g.oh, g.sh, g.ow, g.sw, g.cin]), [0, 0, 0, 0, 0, 0], [g.n, g.oh, 1, g.ow, 1, g.cin]), [rows, g.cin]);
+    // [N*OH, sh, OW, sw*Cin]: phase 0 is row 0 of axis 1 and the first Cin of axis 3.
+    // (A 4-D slice: wasm's strided and 6-D slices are element-by-element loops.)
+    : tf.reshape(tf.slice(tf.reshape(xp, [g.n * g.oh, g.sh, g.ow, g.sw * g.cin]), [0, 0, 0, 0], [g.n * g.oh, 1, g.ow, g.cin]), [rows, g.cin]);
   // Explicit transpose: wasm's matMul reaches XNNPACK only without transpose flags.
   const dw = tf.matMul(tf.transpose(xs), tf.reshape(dy, [rows, g.cout])); // [Cin, Cout]
   return tf.reshape(dw, [1, 1, g.cin, g.cout]);

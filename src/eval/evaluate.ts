@@ -7,7 +7,7 @@ import type { EvalConfig } from '../recipe/sections/eval.ts';
 import { Rng } from '../util/rng.ts';
 import { UserError } from '../util/errors.ts';
 import { extractFeatures, type EvalTransform, type FeatureSet } from './features.ts';
-import { fewShotEval, type FewShotResult } from './fewshot.ts';
+import { indexByClass, sampleEpisodes, scoreEpisodes, type FewShotResult } from './fewshot.ts';
 import { assertWeightsUnchanged, weightsHash } from './guard.ts';
 import { knnClassify, l2normalize } from './knn.ts';
 import { linearProbe, type DecayTrial } from './linear.ts';
@@ -155,10 +155,13 @@ export async function evaluateLinear(s: EvalSetup): Promise<Evaluated<LinearRepo
 export async function evaluateFewShot(s: EvalSetup): Promise<Evaluated<FewShotReport>> {
   const testLabels = requireLabels(s.test, 'test');
   const f = s.config.fewshot;
+  // Episodes first: an impossible spec is reported before any feature is computed.
+  const episodes = sampleEpisodes(testLabels, f.classes, f, new Rng(`fewshot:${s.seed}`));
+  const classes = [...indexByClass(testLabels, f.classes).keys()];
   const { value, hash, seconds } = await frozen(s, 'few-shot evaluation', async () => {
     const te = await features(s, s.test, 'test');
     const normalized = l2normalize(te.features, te.dim);
-    const r = fewShotEval(normalized, testLabels, te.dim, f.classes, f, new Rng(`fewshot:${s.seed}`));
+    const r = scoreEpisodes(normalized, te.dim, episodes, f, classes);
     return { te: { ...te, features: normalized }, r };
   });
   const { te, r } = value;

@@ -126,12 +126,16 @@ export function meanWithCi95(xs: number[]): { mean: number; ci95: number } {
   return { mean, ci95: 1.96 * Math.sqrt(variance / n) };
 }
 
+/** Mean nearest-class-mean accuracy over drawn episodes, on L2-normalized features. */
+export function scoreEpisodes(features: Float32Array, dim: number, episodes: Episode[], spec: EpisodeSpec, classes: number[]): FewShotResult {
+  const { mean, ci95 } = meanWithCi95(episodes.map((ep) => episodeAccuracy(features, dim, ep)));
+  return { ways: spec.ways, shots: spec.shots, queries: spec.queries, episodes: spec.episodes, accuracy: mean, ci95, classes };
+}
+
 /** Runs `spec.episodes` episodes over L2-normalized features with their labels. */
 export function fewShotEval(
   features: Float32Array, labels: Int32Array, dim: number, classes: number[], spec: EpisodeSpec, rng: Rng,
 ): FewShotResult {
   const episodes = sampleEpisodes(labels, classes, spec, rng);
-  const accs = episodes.map((ep) => episodeAccuracy(features, dim, ep));
-  const { mean, ci95 } = meanWithCi95(accs);
-  return { ...spec, accuracy: mean, ci95, classes: [...indexByClass(labels, classes).keys()] };
+  return scoreEpisodes(features, dim, episodes, spec, [...indexByClass(labels, classes).keys()]);
 }

@@ -64,7 +64,7 @@ interface Run {
 async function setUp(o: PretrainOptions): Promise<Run> {
   const r = o.recipe;
   const paths = runPaths(o.runDir);
-  ensureDir(paths.dir);
+  // Data first: a bad path fails before anything is written.
   const splits = await openSplits(r.data, { seed: r.train.seed, cacheDir: join('checkpoints', '.cache'), log: o.log });
   if (splits.pretrain.n < r.train.batch_size && r.train.drop_last) {
     throw new UserError(`train.batch_size: ${r.train.batch_size} is larger than the pretraining split (${splits.pretrain.n} images from ${splits.pretrain.name}) with train.drop_last: true`);
@@ -78,6 +78,7 @@ async function setUp(o: PretrainOptions): Promise<Run> {
   const totalSteps = r.train.max_steps > 0 ? Math.min(r.train.max_steps, scheduled) : scheduled;
   // The lr schedule spans the epochs asked for even when max_steps cuts the run short.
   const lrAt = lrScheduleFor(r.optim, { batchSize: r.train.batch_size, stepsPerEpoch, totalSteps: scheduled });
+  ensureDir(paths.dir);
   const metrics = new MetricsLog(paths.metrics);
   const events = r.log.tensorboard ? new EventWriter(paths.dir, {}) : undefined;
   return { recipe: r, paths, splits, method, optimizer, loader, augmenter, evalTransform, stepsPerEpoch, totalSteps, lrAt, metrics, events };
