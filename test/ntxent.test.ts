@@ -43,7 +43,7 @@ describe('ntXentLoss', () => {
     const base = [[0.3, -1.2, 0.5], [1, 1, -0.5], [-0.7, 0.2, 0.9]];
     const other = tf.tensor2d([[0.1, -1, 0.7], [0.8, 1.3, -0.2], [2, -0.3, 0.4]]);
     const f = (z: tf.Tensor2D) => ntXentLoss(z, other, 0.5);
-    const g = tf.grad(f)(tf.tensor2d(base)).arraySync() as number[][];
+    const g = tf.grad(f as (x: tf.Tensor) => tf.Tensor)(tf.tensor2d(base)).arraySync() as number[][];
     const h = 1e-3;
     for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) {
       const plus = base.map((r) => r.slice()); plus[i][j] += h;

@@ -27,6 +27,7 @@ const CASES: Case[] = [
   { name: '3x3 s1 valid, batch 1', x: [1, 6, 6, 4], k: [3, 3, 4, 2], strides: [1, 1], pad: 'valid' },
   { name: '1x1 s2 same (shortcut), 8x8', x: [2, 8, 8, 4], k: [1, 1, 4, 6], strides: [2, 2], pad: 'same' },
   { name: '1x1 s2 same, odd 7x7', x: [1, 7, 7, 3], k: [1, 1, 3, 2], strides: [2, 2], pad: 'same' },
+  { name: '1x1 s2 explicit padding top/left', x: [2, 6, 7, 3], k: [1, 1, 3, 2], strides: [2, 2], pad: [[0, 0], [1, 0], [1, 1], [0, 0]] },
   { name: '1x1 s1 valid', x: [2, 5, 5, 3], k: [1, 1, 3, 4], strides: [1, 1], pad: 'valid' },
   { name: '5x3 s(2,1) explicit padding', x: [2, 9, 6, 2], k: [5, 3, 2, 3], strides: [2, 1], pad: [[0, 0], [2, 1], [0, 1], [0, 0]] },
   { name: '3x3 s3 numeric pad 1, ceil rounding', x: [1, 10, 8, 2], k: [3, 3, 2, 2], strides: [3, 3], pad: 1, dimRoundingMode: 'ceil' },

@@ -141,6 +141,7 @@ export function conv2dBackpropInput(
  * q = Q*s + r and the padding is cut off.
  */
 function stridedBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, g: Geometry2D): tf.Tensor4D {
+  if (g.kh === 1 && g.kw === 1) return pointwiseStridedBackpropInput(dy, filter, g);
   const mh = Math.ceil((g.top + g.h) / g.sh);
   const mw = Math.ceil((g.left + g.w) / g.sw);
   const taps = (r: number, k: number, s: number) => (r < k ? Math.ceil((k - r) / s) : 0);
@@ -161,6 +162,18 @@ function stridedBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, g: Geometry2
     // [N, M_h, M_w, sw, Cin] -> columns Q*sw + rw.
     rows.push(tf.reshape(g.sw > 1 ? tf.stack(cols, 3) : cols[0], [g.n, mh, mw * g.sw, g.cin]));
   }
-  const full = tf.reshape(g.sh > 1 ? tf.stack(rows, 2) : rows[0], [g.n, mh * g.sh, mw * g.sw, g.cin]);
-  return tf.slice(full, [0, g.top, g.left, 0], [g.n, g.h, g.w, g.cin]) as tf.Tensor4D;
+  const full = tf.reshape(g.sh > 1 ? tf.stack(rows, 2) : rows[0], [g.n, mh * g.sh, mw * g.sw, g.cin]) as tf.Tensor4D;
+  return padOrCrop(full, -g.top, g.h + g.top - mh * g.sh, -g.left, g.w + g.left - mw * g.sw);
+}
+
+/**
+ * 1x1 kernel, stride s: only phase 0 is non-zero, dx[top + Q*s] = dy[Q] W^T.
+ * One pointwise convolution, then each result row/column is followed by s-1
+ * zeros (a 4-D pad of a reshaped view) and the padding is cut off.
+ */
+function pointwiseStridedBackpropInput(dy: tf.Tensor4D, filter: tf.Tensor4D, g: Geometry2D): tf.Tensor4D {
+  const y = tf.conv2d(dy, tf.transpose(filter, [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid'); // [N, OH, OW, Cin]
+  const spread = tf.pad(tf.reshape(y, [g.n * g.oh, 1, g.ow, g.cin]), [[0, 0], [0, g.sh - 1], [0, 0], [0, (g.sw - 1) * g.cin]]);
+  const full = tf.reshape(spread, [g.n, g.oh * g.sh, g.ow * g.sw, g.cin]) as tf.Tensor4D;
+  return padOrCrop(full, -g.top, g.h + g.top - g.oh * g.sh, -g.left, g.w + g.left - g.ow * g.sw);
 }

@@ -65,8 +65,9 @@ export interface FewShotReport extends EvalBase, FewShotResult { kind: 'fewshot'
 
 export interface Evaluated<R> {
   report: R;
-  /** Test labels and predictions (for the confusion matrix); absent for few-shot. */
+  /** Labels of `testFeatures`' rows (few-shot: only the episode classes' test items). */
   labels: Int32Array;
+  /** Test predictions, aligned with `labels` (for the confusion matrix); absent for few-shot. */
   predictions?: Int32Array;
   /** L2-normalized test features (for the 2-D map). */
   testFeatures: FeatureSet;
@@ -166,9 +167,14 @@ export async function evaluateFewShot(s: EvalSetup): Promise<Evaluated<FewShotRe
   });
   const { te, r } = value;
   s.log?.(`few-shot ${r.ways}-way ${r.shots}-shot over ${r.episodes} episodes: ${pct(r.accuracy)} +- ${pct(r.ci95)} (95%)`);
+  // The map shows only the episode classes: the ones this evaluation is about.
+  const keep = Int32Array.from(testLabels.keys()).filter((i) => classes.includes(testLabels[i]));
+  const mapFeatures = new Float32Array(keep.length * te.dim);
+  keep.forEach((i, r) => mapFeatures.set(te.features.subarray(i * te.dim, (i + 1) * te.dim), r * te.dim));
   return {
     report: { kind: 'fewshot', ...base({ ...te, n: 0 }, te, s, hash, seconds), ...r },
-    labels: testLabels, testFeatures: te,
+    labels: Int32Array.from(keep, (i) => testLabels[i]),
+    testFeatures: { features: mapFeatures, dim: te.dim, n: keep.length },
   };
 }
 

@@ -14,8 +14,8 @@ export function conv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, stride: number): tf.
 
 /** x @ kernel + bias, kernel [in, out]. */
 export function linear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D {
-  const y = tf.matMul(x, kernel);
-  return bias ? tf.add(y, bias) : y;
+  const y: tf.Tensor2D = tf.matMul(x, kernel);
+  return bias ? tf.add<tf.Tensor2D>(y, bias) : y;
 }
 
 /**
@@ -26,6 +26,8 @@ export function linear(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D):
  * The batch statistics live inside the custom op, so the tape never
  * differentiates through them.
  */
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
 export function batchNormTrainOp(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, axes: number[]): tf.Tensor {
   const op = tf.customGrad(((xIn: tf.Tensor, gIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const m = tf.moments(xIn, axes, true);
@@ -48,7 +50,7 @@ export function batchNormTrainOp(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor
         ];
       },
     };
-  }) as unknown as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor);
+  }) as unknown as CustomGradFn) as unknown as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
   return op(x, gamma, beta);
 }
 

@@ -2,7 +2,7 @@
 // `--set a.b=value` overrides applied (and type-checked) before validation.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import Ajv, { type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { UserError } from '../util/errors.ts';
 import { recipeSchema, type Recipe } from './schema.ts';
