@@ -129,6 +129,10 @@ describe('linear probe', () => {
     const asTrain: ProbeData = { features: f, labels: new Int32Array(20).map((_, i) => i % 2), dim: 2, role: 'train' };
     const asTest: ProbeData = { features: f.slice(0, 20), labels: new Int32Array(10), dim: 2, role: 'test' };
     expect(exactOverlap(asTrain.features, asTest.features, 2)).toBe(1);
+    // One genuine duplicate among ten test rows is tolerated and counted.
+    const fewDup = Float32Array.from({ length: 20 }, () => rng.normal());
+    fewDup.set(f.subarray(6, 8), 0);
+    expect(exactOverlap(f, fewDup, 2)).toBeCloseTo(0.1, 12);
     expect(() => linearProbe(asTrain, asTest, { ...baseCfg, numClasses: 2, rng: new Rng(0) })).toThrow(/test split/);
   });
 

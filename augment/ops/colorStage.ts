@@ -2,7 +2,6 @@
 // the per-image color matrices, one add for the contrast offsets, one clamp.
 import * as tf from '@tensorflow/tfjs';
 import type { ColorStep } from '../color.ts';
-import { clampUnit } from './clamp.ts';
 import { expandPerImage, repeatBlock } from './expand.ts';
 
 /** x [n,s,s,cin] -> [n,s,s,cout] after every step. */
@@ -26,7 +25,7 @@ function applyStep(x: tf.Tensor4D, step: ColorStep): tf.Tensor4D {
     const offsets = step.offsetCoef.map((k, i) => k * mu[i]);
     y = tf.add(y, tf.tensor(expandPerImage(offsets, hw * cout), y.shape));
   }
-  if (step.clamp) y = clampUnit(y);
+  if (step.clamp) y = tf.clipByValue(y, 0, 1);
   return y.reshape([n, h, w, cout]) as tf.Tensor4D;
 }
 

@@ -2,11 +2,14 @@
 // compositions of ops it has. Gradients tfjs computes with these:
 //   Conv2DBackpropFilter  <- conv2d's kernel gradient (every convolution layer)
 //   UnsortedSegmentSum    <- gather's gradient (index-based losses, embeddings)
-// and one that it has but runs as a scalar loop, replaced by a faster composition:
-//   Conv2DBackpropInput   <- conv2d's input gradient
+// and kernels it has but runs slowly, replaced by faster compositions:
+//   Conv2DBackpropInput   <- conv2d's input gradient (stock: a scalar loop)
+//   Sum, Mean             <- batch-norm statistics and every broadcast gradient,
+//                            over non-innermost axes (stock: transpose + loop)
 import * as tf from '@tensorflow/tfjs';
 import { compositeKernel } from './wasm-composite.ts';
 import { conv2dBackpropFilter, conv2dBackpropInput, convGradGeometry } from './wasm-conv-grad.ts';
+import { pooledReduction } from './wasm-reduce.ts';
 
 const BACKEND = 'wasm';
 
@@ -52,29 +55,46 @@ const unsortedSegmentSumConfig: tf.KernelConfig = {
 
 /** Kernels stock wasm lacks. */
 export const WASM_MISSING_KERNELS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, unsortedSegmentSumConfig];
-/** Kernels stock wasm has, replaced by faster compositions. */
-export const WASM_REPLACED_KERNELS: readonly tf.KernelConfig[] = [conv2DBackpropInputConfig];
+
+/** Kernels stock wasm has, replaced by faster compositions (some fall back to the stock one they are given). */
+const WASM_REPLACEMENTS: Record<string, (stock: tf.KernelConfig) => tf.KernelConfig> = {
+  [tf.Conv2DBackpropInput]: (stock) => ({ ...stock, kernelFunc: conv2DBackpropInputConfig.kernelFunc }),
+  [tf.Sum]: (stock) => pooledReduction('Sum', stock),
+  [tf.Mean]: (stock) => pooledReduction('Mean', stock),
+};
+
+/** Marks kernel functions registered here, so registering twice is a no-op. */
+const OURS = Symbol.for('selfsup.wasm.kernel');
+type Marked = tf.KernelFunc & { [OURS]?: true };
+const isOurs = (k: tf.KernelConfig | undefined) => !!k && (k.kernelFunc as Marked)[OURS] === true;
+function mark(k: tf.KernelConfig): tf.KernelConfig {
+  const kernelFunc: Marked = (args) => k.kernelFunc(args);
+  kernelFunc[OURS] = true;
+  return { ...k, kernelFunc };
+}
 
 /**
- * Registers the shims for 'wasm' (idempotent). Missing kernels are only added
- * where wasm has none; replacements swap out the stock kernel. Returns the
- * names of the kernels that are ours after the call.
+ * Registers the shims for 'wasm' (idempotent; call before tf.setBackend so the
+ * stock setup functions the replacements keep are run). Missing kernels are
+ * added where wasm has none; replacements wrap or swap out the stock kernel.
+ * Returns the names of the kernels that are ours after the call.
  */
 export function registerWasmTrainingKernels(): string[] {
   const ours: string[] = [];
   for (const k of WASM_MISSING_KERNELS) {
     const current = tf.getKernel(k.kernelName, BACKEND);
-    if (!current) tf.registerKernel(k);
-    if (!current || current.kernelFunc === k.kernelFunc) ours.push(k.kernelName);
+    if (!current) tf.registerKernel(mark(k));
+    if (!current || isOurs(current)) ours.push(k.kernelName);
   }
-  for (const k of WASM_REPLACED_KERNELS) {
-    const current = tf.getKernel(k.kernelName, BACKEND);
-    if (current?.kernelFunc !== k.kernelFunc) {
+  for (const [name, replace] of Object.entries(WASM_REPLACEMENTS)) {
+    const current = tf.getKernel(name, BACKEND);
+    if (!current) continue; // nothing to replace (a future tfjs may differ); leave it alone
+    if (!isOurs(current)) {
       // Unregister first: registering over a kernel works but logs a warning.
-      if (current) tf.unregisterKernel(k.kernelName, BACKEND);
-      tf.registerKernel(k);
+      tf.unregisterKernel(name, BACKEND);
+      tf.registerKernel(mark(replace(current)));
     }
-    ours.push(k.kernelName);
+    ours.push(name);
   }
   return ours;
 }

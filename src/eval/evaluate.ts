@@ -9,7 +9,7 @@ import { UserError } from '../util/errors.ts';
 import { extractFeatures, type EvalTransform, type FeatureSet } from './features.ts';
 import { indexByClass, sampleEpisodes, scoreEpisodes, type FewShotResult } from './fewshot.ts';
 import { assertWeightsUnchanged, weightsHash } from './guard.ts';
-import { knnClassify, l2normalize } from './knn.ts';
+import { classifyNeighbours, l2normalize, searchBank } from './knn.ts';
 import { linearProbe, type DecayTrial } from './linear.ts';
 
 export interface EvalSetup {
@@ -111,9 +111,10 @@ export async function evaluateKnn(s: EvalSetup): Promise<Evaluated<KnnReport>> {
     const bank = { features: l2normalize(tr.features, tr.dim), labels: trainLabels, dim: tr.dim };
     const query = { features: l2normalize(te.features, te.dim), labels: testLabels, dim: te.dim };
     const k = Math.min(s.config.knn_k, tr.n);
-    const common = { k, temperature: s.config.knn_t, numClasses: s.numClasses, chunkSize: s.config.knn_chunk };
-    const main = knnClassify(bank, query, { ...common, weighting: s.config.knn_weighting });
-    const majority = knnClassify(bank, query, { ...common, weighting: 'majority' });
+    const nb = searchBank(bank, query, { k, chunkSize: s.config.knn_chunk });
+    const common = { temperature: s.config.knn_t, numClasses: s.numClasses };
+    const main = classifyNeighbours(nb, trainLabels, testLabels, { ...common, weighting: s.config.knn_weighting });
+    const majority = classifyNeighbours(nb, trainLabels, testLabels, { ...common, weighting: 'majority' });
     return { tr, te: { ...te, features: query.features }, k, main, majority };
   });
   const { tr, te, k, main, majority } = value;

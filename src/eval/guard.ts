@@ -49,12 +49,34 @@ export function assertFitSplit(role: SplitRole | undefined, what: string): void 
 export function exactOverlap(train: Float32Array, test: Float32Array, dim: number): number {
   const nTest = test.length / dim;
   if (nTest === 0) return 0;
-  const seen = new Set<string>();
-  const rowKey = (f: Float32Array, i: number) => Buffer.from(f.buffer, f.byteOffset + i * dim * 4, dim * 4).toString('base64');
-  for (let i = 0; i < train.length / dim; i++) seen.add(rowKey(train, i));
+  // Bucket train rows by a 32-bit hash of their bits, then confirm candidates exactly:
+  // memory stays one number per train row however wide the features are.
+  const trBits = new Uint32Array(train.buffer, train.byteOffset, train.length);
+  const teBits = new Uint32Array(test.buffer, test.byteOffset, test.length);
+  const buckets = new Map<number, number[]>();
+  for (let i = 0; i < train.length / dim; i++) {
+    const h = rowHash(trBits, i * dim, dim);
+    const b = buckets.get(h);
+    if (b) b.push(i); else buckets.set(h, [i]);
+  }
   let dup = 0;
-  for (let i = 0; i < nTest; i++) if (seen.has(rowKey(test, i))) dup++;
+  for (let i = 0; i < nTest; i++) {
+    const cands = buckets.get(rowHash(teBits, i * dim, dim));
+    if (cands?.some((j) => rowsEqual(trBits, j * dim, teBits, i * dim, dim))) dup++;
+  }
   return dup / nTest;
+}
+
+/** FNV-1a over 32-bit words. */
+function rowHash(bits: Uint32Array, off: number, dim: number): number {
+  let h = 0x811c9dc5;
+  for (let j = 0; j < dim; j++) h = Math.imul(h ^ bits[off + j], 0x01000193) >>> 0;
+  return h;
+}
+
+function rowsEqual(a: Uint32Array, ao: number, b: Uint32Array, bo: number, dim: number): boolean {
+  for (let j = 0; j < dim; j++) if (a[ao + j] !== b[bo + j]) return false;
+  return true;
 }
 
 /** Throws when the train features contain most of the test features (test data in the fit set). */

@@ -167,23 +167,36 @@ export function rankClasses(scores: Float64Array, row: number, numClasses: numbe
   return order;
 }
 
-/** k-NN classification of `test` against the `train` bank; both hold L2-normalized rows. */
-export function knnClassify(train: LabeledFeatures, test: LabeledFeatures, opts: KnnOptions): KnnResult {
-  if (train.dim !== test.dim) throw new Error(`knn: train dim ${train.dim} != test dim ${test.dim}`);
-  if (!(opts.k >= 1)) throw new Error(`knn: k must be >= 1, got ${opts.k}`);
-  const nTest = test.features.length / test.dim;
-  if (test.labels.length !== nTest) throw new Error(`knn: ${test.labels.length} test labels for ${nTest} rows`);
-  if (train.labels.length !== train.features.length / train.dim) throw new Error('knn: train labels do not match rows');
-  const nb = nearestNeighbours(train.features, test.features, train.dim, Math.floor(opts.k), opts.chunkSize, opts.queryChunkSize);
-  const scores = voteScores(nb, train.labels, opts.numClasses, opts.weighting, opts.temperature);
+/** Predictions and top-1 / top-5 from precomputed neighbours (so several votings can share one search). */
+export function classifyNeighbours(
+  nb: Neighbours, bankLabels: Int32Array, testLabels: Int32Array,
+  opts: Pick<KnnOptions, 'numClasses' | 'weighting' | 'temperature'>,
+): KnnResult {
+  const scores = voteScores(nb, bankLabels, opts.numClasses, opts.weighting, opts.temperature);
+  const nTest = testLabels.length;
   const predictions = new Int32Array(nTest);
   let hit1 = 0;
   let hit5 = 0;
   for (let r = 0; r < nTest; r++) {
     const ranked = rankClasses(scores, r, opts.numClasses);
     predictions[r] = ranked[0];
-    if (ranked[0] === test.labels[r]) hit1++;
-    if (ranked.slice(0, 5).includes(test.labels[r])) hit5++;
+    if (ranked[0] === testLabels[r]) hit1++;
+    if (ranked.slice(0, 5).includes(testLabels[r])) hit5++;
   }
   return { top1: nTest ? hit1 / nTest : 0, top5: nTest ? hit5 / nTest : 0, predictions };
+}
+
+/** Checks shapes and finds each test row's neighbours in the bank. */
+export function searchBank(train: LabeledFeatures, test: LabeledFeatures, opts: Pick<KnnOptions, 'k' | 'chunkSize' | 'queryChunkSize'>): Neighbours {
+  if (train.dim !== test.dim) throw new Error(`knn: train dim ${train.dim} != test dim ${test.dim}`);
+  if (!(opts.k >= 1)) throw new Error(`knn: k must be >= 1, got ${opts.k}`);
+  const nTest = test.features.length / test.dim;
+  if (test.labels.length !== nTest) throw new Error(`knn: ${test.labels.length} test labels for ${nTest} rows`);
+  if (train.labels.length !== train.features.length / train.dim) throw new Error('knn: train labels do not match rows');
+  return nearestNeighbours(train.features, test.features, train.dim, Math.floor(opts.k), opts.chunkSize, opts.queryChunkSize);
+}
+
+/** k-NN classification of `test` against the `train` bank; both hold L2-normalized rows. */
+export function knnClassify(train: LabeledFeatures, test: LabeledFeatures, opts: KnnOptions): KnnResult {
+  return classifyNeighbours(searchBank(train, test, opts), train.labels, test.labels, opts);
 }

@@ -251,7 +251,7 @@ export function linearProbe(train: ProbeData, test: ProbeData, opts: LinearProbe
       search.push(trial);
       opts.log?.(`linear probe: wd=${wd} val top-1 ${(trial.val_top1_final * 100).toFixed(2)}% (final epoch; best epoch ${trial.best_epoch}: ${(trial.val_top1_best_epoch * 100).toFixed(2)}%)`);
     }
-    // Ties go to the smaller decay (earlier in a sorted list, first listed otherwise).
+    // Ties keep the decay listed first.
     chosen = search.reduce((a, t) => (t.val_top1_final > a.val_top1_final ? t : a)).weight_decay;
   }
   const { model, history } = fitSoftmaxRegression(train, { ...fitCommon, weightDecay: chosen, rng: opts.rng.fork('linear-final') });

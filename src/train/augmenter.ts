@@ -9,6 +9,9 @@ import type { Rng } from '../util/rng.ts';
 
 export interface Augmenter {
   views(batch: ImageBatch, rng: Rng): { view1: tf.Tensor4D; view2: tf.Tensor4D };
+  /** The normalization the views carry (to turn them back into pictures). */
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
 }
 
 export function buildAugmenter(r: Recipe, channels: number): { augmenter: Augmenter; evalTransform: EvalTransform } {

@@ -10,6 +10,7 @@ import type { EvalTransform } from '../eval/features.ts';
 import { EventWriter } from '../log/tensorboard.ts';
 import { MetricsLog } from '../log/metrics.ts';
 import { Progress } from '../log/progress.ts';
+import { viewPairsGrid } from '../log/view-grid.ts';
 import { buildMethod, type Method } from '../methods/index.ts';
 import { createOptimizer, lrScheduleFor, type Optimizer } from '../optim/index.ts';
 import { saveRecipe, type Recipe } from '../recipe/index.ts';
@@ -187,6 +188,10 @@ async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result
         // Views depend only on (seed, step): a resumed run sees exactly the same ones.
         const { view1, view2 } = run.augmenter.views(b.batch, new Rng(`views:${r.train.seed}:${step}`));
         const lr = run.lrAt(step);
+        if (run.events && r.log.images_every > 0 && b.index === 0 && epoch % r.log.images_every === 0) {
+          const g = viewPairsGrid(view1, view2, run.augmenter.mean, run.augmenter.std);
+          run.events.imagePixels('train/views', g.pixels, g.width, g.height, g.channels, step);
+        }
         let out;
         try { out = runner.run(view1, view2, ctx, lr); } finally { view1.dispose(); view2.dispose(); }
         if (!Number.isFinite(out.loss)) {
@@ -208,6 +213,8 @@ async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result
           for (const p of run.method.trainable()) run.events.histogram(`weights/${p.name}`, (await p.variable.data()) as Float32Array, step);
         }
         progress.update(step, b.batch.n, { epoch: epoch + 1, loss: out.loss, lr, ...(lastKnn !== undefined ? { knn: `${(100 * lastKnn).toFixed(1)}%` } : {}) });
+        // Let the event loop run once per step: signal handlers only fire on a macrotask turn.
+        await new Promise((res) => setImmediate(res));
         if (o.stop?.reason) {
           const path = await writeCheckpoint(run, step, { loss: out.loss });
           progress.stop();
