@@ -105,7 +105,10 @@ export interface StepTiming {
 
 function aggregate(kernels: Awaited<ReturnType<typeof tf.profile>>['kernels']): { kernel: string; ms: number; calls: number }[] {
   const by = new Map<string, { ms: number; calls: number }>();
+  const backend = tf.getBackend();
   for (const k of kernels) {
+    // Scopes such as customGrad's 'forward' also appear; their time is their kernels'.
+    if (!tf.getKernel(k.name, backend)) continue;
     const e = by.get(k.name) ?? { ms: 0, calls: 0 };
     e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     e.calls++;

@@ -87,6 +87,7 @@ export async function openSplits(cfg: DataConfig, opts: OpenOptions): Promise<Sp
       if (evalTrain) evalTrain = limit(evalTrain, cfg.limit_train, opts.seed, spec.eval_train);
       if (evalTest) evalTest = limit(evalTest, cfg.limit_test, opts.seed, spec.eval_test);
     }
+    if (cfg.exclude_classes.length > 0) pretrain = excludeClasses(pretrain, cfg.exclude_classes, spec.pretrain);
     const shape = `${cfg.image_size}x${cfg.image_size}x${cfg.channels}`;
     const say = (role: string, d?: Dataset) => d && `${role} ${d.name} (${d.n}${d.labels ? `, ${numClasses(d)} classes` : ''})`;
     log(`data: ${[say('pretrain', pretrain), say('eval_train', evalTrain), say('eval_test', evalTest)].filter(Boolean).join('; ')}; images ${shape}`);
@@ -95,6 +96,15 @@ export async function openSplits(cfg: DataConfig, opts: OpenOptions): Promise<Sp
     for (const d of all) d.close?.();
     throw e;
   }
+}
+
+/** The pretraining split without the items of `classes` (held out for few-shot evaluation). */
+function excludeClasses(ds: Dataset, classes: number[], split: string): Dataset {
+  if (!ds.labels) throw new UserError(`data.exclude_classes: the pretraining split '${split}' has no labels to exclude by`);
+  const drop = new Set(classes);
+  const keep = Int32Array.from(Array.from(ds.labels.keys()).filter((i) => !drop.has(ds.labels![i])));
+  if (keep.length === 0) throw new UserError(`data.exclude_classes: [${classes}] removes every image of '${split}'`);
+  return new SubsetDataset(`${ds.name}-without[${classes}]`, ds, keep);
 }
 
 /** Closes the files behind the splits (each once). */

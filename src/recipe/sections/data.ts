@@ -38,6 +38,8 @@ export interface DataConfig {
   cache: string;
   /** folder: stop with exit 2 at an undecodable image instead of skipping it with a warning. */
   strict: boolean;
+  /** Labels removed from the pretraining split (e.g. the classes few-shot evaluation holds out). */
+  exclude_classes: number[];
 }
 
 const split = (what: string) => ({ type: 'string', default: 'auto', description: what });
@@ -66,5 +68,6 @@ export const dataSchema = {
     glob: { type: 'string', default: '', description: "folder: pattern on paths relative to path, e.g. '**/*.jpg'" },
     cache: { type: 'string', default: '', description: "folder: decode cache directory; '' = checkpoints/.cache" },
     strict: { type: 'boolean', default: false, description: 'exit 2 on an undecodable image instead of skipping it' },
+    exclude_classes: { type: 'array', items: { type: 'integer', minimum: 0 }, uniqueItems: true, default: [], description: 'labels removed from the pretraining split, e.g. the classes few-shot evaluation holds out' },
   },
 } as const;
