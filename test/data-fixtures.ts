@@ -67,7 +67,7 @@ export async function writeImage(file: string, i: number, h: number, w: number, 
 export function dataConfig(over: Partial<DataConfig>): DataConfig {
   return {
     source: 'mnist', path: '', image_size: 28, channels: 1, test_fraction: 0.2, limit_train: 0, limit_test: 0,
-    pretrain: 'auto', eval_train: 'auto', eval_test: 'auto', label_mode: 'fine', labels: 'auto', glob: '', cache: '', strict: false,
+    pretrain: 'auto', eval_train: 'auto', eval_test: 'auto', label_mode: 'fine', labels: 'auto', glob: '', cache: '', strict: false, exclude_classes: [],
     ...over,
   };
 }

@@ -8,6 +8,7 @@ import { methodSchema } from './sections/method.ts';
 import { modelSchema } from './sections/model.ts';
 import { optimSchema } from './sections/optim.ts';
 import { trainSchema } from './sections/train.ts';
+import type { AugmentSectionConfig } from './sections/augment.ts';
 import type { DataConfig } from './sections/data.ts';
 import type { EvalConfig } from './sections/eval.ts';
 import type { LogConfig } from './sections/log.ts';
@@ -16,13 +17,12 @@ import type { ModelConfig } from './sections/model.ts';
 import type { OptimConfig } from './sections/optim.ts';
 import type { TrainConfig } from './sections/train.ts';
 
-export type AugmentRecipe = Record<string, unknown> & { preset: string };
 
 export interface Recipe {
   /** Names the run folder (`checkpoints/<name>-<timestamp>`). */
   name: string;
   data: DataConfig;
-  augment: AugmentRecipe;
+  augment: AugmentSectionConfig;
   model: ModelConfig;
   method: MethodConfig;
   optim: OptimConfig;

@@ -15,6 +15,6 @@ export interface Augmenter {
 }
 
 export function buildAugmenter(r: Recipe, channels: number): { augmenter: Augmenter; evalTransform: EvalTransform } {
-  const aug = new TwoViewAugmenter(resolveAugment(r.augment as never), { outSize: r.data.image_size, channels: channels as 1 | 3 });
+  const aug = new TwoViewAugmenter(resolveAugment(r.augment), { outSize: r.data.image_size, channels: channels as 1 | 3 });
   return { augmenter: aug, evalTransform: (b) => aug.evalTransform(b) };
 }
