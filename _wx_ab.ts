@@ -8,7 +8,7 @@ import { SimCLR } from './src/methods/simclr.ts';
 import { Rng } from './src/util/rng.ts';
 const threads = Number(process.argv[2] ?? 2);
 const rounds = Number(process.argv[3] ?? 3);
-const stock = Object.fromEntries(['Conv2DBackpropInput', 'Sum', 'Mean'].map((k) => [k, tf.getKernel(k, 'wasm')]));
+const stock = Object.fromEntries(['Conv2DBackpropInput', 'Sum', 'Mean', 'BatchMatMul'].map((k) => [k, tf.getKernel(k, 'wasm')]));
 const r = await loadWasm({ threads });
 console.log(JSON.stringify(r));
 await tf.setBackend('wasm');

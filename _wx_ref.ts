@@ -18,7 +18,7 @@ const v1 = tf.randomNormal([batch, 32, 32, 3]) as tf.Tensor4D;
 const v2 = tf.randomNormal([batch, 32, 32, 3]) as tf.Tensor4D;
 const opt = tf.train.sgd(0.01);
 const step = () => { const l = opt.minimize(() => m.loss(v1, v2), true, vars)!; const v = l.dataSync()[0]; l.dispose(); return v; };
-step();
+const s0 = performance.now(); step(); console.log("first step ms", (performance.now() - s0).toFixed(0), "numBytes MB", (tf.memory().numBytes / 2 ** 20).toFixed(0));
 const n0 = tf.memory().numTensors;
 if (prof) {
   const p = await tf.profile(() => { step(); });

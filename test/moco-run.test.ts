@@ -16,10 +16,7 @@ import { Rng } from '../src/util/rng.ts';
 import { syntheticViews, tinyRecipe } from './moco-helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'moco-run-'));
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  tf.env().set('IS_TEST', false); // see moco.test.ts: batchNormTrainOp trips tfjs's kernel leak check
-});
+beforeAll(async () => { await tf.setBackend('cpu'); });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const TOTAL = 28;

@@ -10,13 +10,7 @@ import { UserError } from '../src/util/errors.ts';
 import { Rng } from '../src/util/rng.ts';
 import { syntheticViews, tinyRecipe } from './moco-helpers.ts';
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  // models/ops.ts batchNormTrainOp hands its batch statistics out of the custom op by
-  // design, which tfjs's IS_TEST kernel leak check reports as a leak; our own
-  // numTensors checks below still catch real leaks.
-  tf.env().set('IS_TEST', false);
-});
+beforeAll(async () => { await tf.setBackend('cpu'); });
 
 const unit = (v: number[]) => { const n = Math.hypot(...v); return v.map((x) => x / n); };
 const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0);

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNative, nativeBackend } from '../src/backend/native.ts';
 import { nativeBatchNormTrain } from '../src/backend/native-ops.ts';
-import { batchNormTrainOp, BN_EPSILON } from '../src/models/ops.ts';
+import { batchNormAct, batchNormTrainOp, BN_EPSILON } from '../src/models/ops.ts';
 
 const TOL = 1e-4;
 const load = await loadNative({ threads: 2 });
@@ -144,13 +144,16 @@ describe.skipIf(!available)('native backend kernels vs cpu', () => {
   });
 
   it('elementwise add, mul, sub, relu (with NaN), step and relu gradient', async () => {
+    const fused = nativeBackend()!.counts.native.get('SelfsupReluGrad') ?? 0;
     const [cpu, nat] = await onBoth(() => {
       const a = rnd([3, 17, 13, 11], 30), b = rnd([3, 17, 13, 11], 31);
       const withNaN = tf.where(tf.greater(a, 2.5), tf.fill(a.shape, NaN), a);
       const dr = tf.grads((p: tf.Tensor) => tf.sum(tf.mul(tf.relu(p), b)))([a])[0];
-      return [tf.add(a, b), tf.mul(a, b), tf.sub(a, b), tf.relu(withNaN), tf.step(withNaN), tf.step(a, 0.25), dr];
+      const drNaN = tf.grad((p: tf.Tensor) => tf.relu(p))(withNaN, b); // Relu's gradient, fused on native
+      return [tf.add(a, b), tf.mul(a, b), tf.sub(a, b), tf.relu(withNaN), tf.step(withNaN), tf.step(a, 0.25), dr, drNaN];
     });
     expectClose(cpu, nat);
+    expect(nativeBackend()!.counts.native.get('SelfsupReluGrad')).toBe(fused + 2);
   });
 
   it('broadcasting add, mul, sub, div (row vectors, scalars, middle axes, both sides)', async () => {
@@ -249,4 +252,57 @@ describe.skipIf(!available)('native fused batch norm (training) vs the plain-tfj
       });
     }
   }
+});
+
+describe.skipIf(!available)('batchNormAct (ops.ts): fused on native, composed elsewhere', () => {
+  it('same output, gradients and running statistics as batchNorm + add + relu on cpu', async () => {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const v = {
+        gamma: tf.variable(tf.add(rnd([6], 80), 1)), beta: tf.variable(rnd([6], 81)),
+        movingMean: tf.variable(tf.zeros([6]), false), movingVariance: tf.variable(tf.ones([6]), false),
+      };
+      const res = tf.tidy(() => {
+        const x = tf.mul(rnd([3, 4, 5, 6], 82), 2), r = rnd([3, 4, 5, 6], 83), up = rnd([3, 4, 5, 6], 84);
+        const f = (xx: tf.Tensor, rr: tf.Tensor) => batchNormAct(xx, v, true, { relu: true, residual: rr });
+        const y = f(x, r);
+        const g = tf.grads((xx: tf.Tensor, rr: tf.Tensor) => tf.sum(tf.mul(f(xx, rr), up)))([x, r]);
+        return [y, ...g, v.movingMean, v.movingVariance].map((t) => Float32Array.from(t.dataSync()));
+      });
+      tf.dispose(Object.values(v));
+      return res;
+    };
+    const cpu = await run('cpu');
+    const nat = await run('native');
+    expectClose(cpu, nat, 2e-4);
+  });
+});
+
+describe.skipIf(!available)('output buffer pool', () => {
+  it('recycles disposed outputs but never an array that is still visible', async () => {
+    await tf.setBackend('native');
+    const pool = nativeBackend()!.pool;
+    const x = rnd([64, 1024], 90), y = rnd([64, 1024], 91);
+    // Plain reuse: a disposed native output goes back to the pool.
+    const t = tf.add(x, y);
+    const idle = pool.stats().idleArrays;
+    t.dispose();
+    expect(pool.stats().idleArrays).toBe(idle + 1);
+    // A cpu Slice is a view of the array: disposing the source must not recycle it.
+    const a = tf.add(x, 1);
+    const half = tf.slice(a, [0, 0], [32, 1024]);
+    const expected = tf.mul(half, 1); // a native copy
+    a.dispose();
+    const others = [tf.add(x, 5), tf.add(y, 7), tf.mul(x, y)]; // same length: would reuse a's array
+    expect(tf.max(tf.abs(tf.sub(half, expected))).dataSync()[0]).toBe(0);
+    // An array handed out by dataSync() stays the caller's.
+    const b = tf.add(x, 2);
+    const seen = b.dataSync();
+    const copy = Float32Array.from(seen);
+    b.dispose();
+    others.push(tf.add(x, 9), tf.add(y, 11));
+    expect(Array.from(seen.subarray(0, 64))).toEqual(Array.from(copy.subarray(0, 64)));
+    expect(seen.every((v, i) => v === copy[i])).toBe(true);
+    tf.dispose([x, y, half, expected, ...others]);
+  });
 });

@@ -43,7 +43,8 @@ export interface NativeAddon {
   /** Broadcasting: out (dense, shape dims) from a and b read with the given strides (innermost 0 or 1). */
   binaryStrided(a: F32, b: F32, out: F32, dims: number[], stridesA: number[], stridesB: number[], op: 0 | 1 | 2 | 3): void;
   relu(x: F32, y: F32, n: number): void;
-  reluGrad(dy: F32, y: F32, dx: F32, n: number): void;
+  /** dx = dy * step(x), TF.js's Relu gradient. */
+  reluGrad(dy: F32, x: F32, dx: F32, n: number): void;
   step(x: F32, y: F32, n: number, alpha: number): void;
   /** out[a, c] = sum_r x[a, r, c]; shape = [A, R, C]. */
   sumMiddle(x: F32, out: F32, shape: number[]): void;

@@ -6,10 +6,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './native-addon.ts';
+import type { BufferPool } from './native-pool.ts';
 
 type Attrs = Record<string, unknown>;
 type Inputs = Record<string, tf.TensorInfo | undefined>;
-interface KernelArgs { inputs: Inputs; backend: MathBackendCPU; attrs?: Attrs }
+/** The cpu backend, plus the output-buffer pool when it is the native backend. */
+type Backend = MathBackendCPU & { pool?: BufferPool };
+interface KernelArgs { inputs: Inputs; backend: Backend; attrs?: Attrs }
 type KernelResult = tf.TensorInfo | tf.TensorInfo[];
 /** Returns null to fall back to the cpu kernel. */
 type NativeImpl = (args: KernelArgs, addon: NativeAddon) => KernelResult | null;
@@ -26,13 +29,18 @@ export function newKernelCounts(): KernelCounts { return { native: new Map(), fa
 
 // --- helpers ---------------------------------------------------------------
 
-function f32(b: MathBackendCPU, t: tf.TensorInfo | undefined): Float32Array | null {
+function f32(b: Backend, t: tf.TensorInfo | undefined): Float32Array | null {
   if (!t || t.dtype !== 'float32') return null;
   const v = b.data.get(t.dataId)?.values;
   return v instanceof Float32Array ? v : null;
 }
 
-function out(b: MathBackendCPU, shape: number[], values: Float32Array): tf.TensorInfo {
+/** Output storage: recycled when possible. Kernels must write every element. */
+function alloc(b: Backend, n: number): Float32Array {
+  return b.pool ? b.pool.alloc(n) : new Float32Array(n);
+}
+
+function out(b: Backend, shape: number[], values: Float32Array): tf.TensorInfo {
   return b.makeTensorInfo(shape, 'float32', values);
 }
 
@@ -67,7 +75,7 @@ function poolShape(ci: tf.backend_util.Conv2DInfo): number[] {
 const channelsLast = (fmt: unknown): boolean => fmt === undefined || fmt === 'NHWC' || fmt === 'channelsLast';
 
 /** A bias that broadcasts along the last axis only (shape [..1.., n]). */
-function lastAxisBias(b: MathBackendCPU, bias: tf.TensorInfo | undefined, n: number): Float32Array | null | undefined {
+function lastAxisBias(b: Backend, bias: tf.TensorInfo | undefined, n: number): Float32Array | null | undefined {
   if (!bias) return undefined;
   if (bias.shape.length === 0 || bias.shape[bias.shape.length - 1] !== n || size(bias.shape) !== n) return null;
   return f32(b, bias);
@@ -81,7 +89,7 @@ const conv2D: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const xv = f32(backend, x), wv = f32(backend, filter);
   if (!xv || !wv || !channelsLast(a.dataFormat)) return null;
   const ci = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number], a.strides, a.dilations, a.pad, a.dimRoundingMode, false, 'channelsLast');
-  const y = new Float32Array(size(ci.outShape));
+  const y = alloc(backend, size(ci.outShape));
   addon.conv2d(xv, wv, null, y, convShape(ci), false);
   return out(backend, ci.outShape, y);
 };
@@ -94,7 +102,7 @@ const fusedConv2D: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const ci = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], filter!.shape as [number, number, number, number], a.strides, a.dilations, a.pad, a.dimRoundingMode, false, 'channelsLast');
   const bv = lastAxisBias(backend, bias, ci.outChannels);
   if (bv === null) return null;
-  const y = new Float32Array(size(ci.outShape));
+  const y = alloc(backend, size(ci.outShape));
   addon.conv2d(xv, wv, bv ?? null, y, convShape(ci), a.activation === 'relu');
   return out(backend, ci.outShape, y);
 };
@@ -105,7 +113,7 @@ const conv2DBackpropInput: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const dyv = f32(backend, dy), wv = f32(backend, filter);
   if (!dyv || !wv || !channelsLast(a.dataFormat)) return null;
   const ci = tf.backend_util.computeConv2DInfo(a.inputShape, filter!.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-  const dx = new Float32Array(size(ci.inShape));
+  const dx = alloc(backend, size(ci.inShape));
   addon.conv2dBackpropInput(dyv, wv, dx, convShape(ci));
   return out(backend, [...ci.inShape], dx);
 };
@@ -116,7 +124,7 @@ const conv2DBackpropFilter: NativeImpl = ({ inputs, backend, attrs }, addon) => 
   const xv = f32(backend, x), dyv = f32(backend, dy);
   if (!xv || !dyv || !channelsLast(a.dataFormat)) return null;
   const ci = tf.backend_util.computeConv2DInfo(x!.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-  const dw = new Float32Array(size(a.filterShape));
+  const dw = alloc(backend, size(a.filterShape));
   addon.conv2dBackpropFilter(xv, dyv, dw, convShape(ci));
   return out(backend, [...a.filterShape], dw);
 };
@@ -141,7 +149,7 @@ function matMulCore(args: KernelArgs, addon: NativeAddon, bias: tf.TensorInfo | 
   const biasV = lastAxisBias(backend, bias, n);
   if (biasV === null) return null;
   const batch = size(batchA);
-  const c = new Float32Array(batch * m * n);
+  const c = alloc(backend, batch * m * n);
   if (c.length > 0 && k > 0) addon.matmul(av, bv, biasV ?? null, c, [batch, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0], activation === 'relu');
   else if (c.length > 0) return null;
   return out(backend, [...batchA, m, n], c);
@@ -195,13 +203,13 @@ function binary(op: 0 | 1 | 2 | 3): NativeImpl {
     const av = f32(backend, a), bv = f32(backend, b);
     if (!av || !bv || Math.max(av.length, bv.length) < SMALL) return null;
     if (tf.util.arraysEqual(a!.shape, b!.shape)) {
-      const o = new Float32Array(av.length);
+      const o = alloc(backend, av.length);
       addon.binary(av, bv, o, o.length, op);
       return out(backend, [...a!.shape], o);
     }
     const plan = broadcastPlan(a!.shape, b!.shape);
     if (!plan || plan.dims.length > 8) return null;
-    const o = new Float32Array(size(plan.outShape));
+    const o = alloc(backend, size(plan.outShape));
     addon.binaryStrided(av, bv, o, plan.dims, plan.sa, plan.sb, op);
     return out(backend, plan.outShape, o);
   };
@@ -210,7 +218,7 @@ function binary(op: 0 | 1 | 2 | 3): NativeImpl {
 const relu: NativeImpl = ({ inputs, backend }, addon) => {
   const xv = f32(backend, inputs.x);
   if (!xv || xv.length < SMALL) return null;
-  const y = new Float32Array(xv.length);
+  const y = alloc(backend, xv.length);
   addon.relu(xv, y, y.length);
   return out(backend, [...inputs.x!.shape], y);
 };
@@ -218,7 +226,7 @@ const relu: NativeImpl = ({ inputs, backend }, addon) => {
 const step: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const xv = f32(backend, inputs.x);
   if (!xv || xv.length < SMALL) return null;
-  const y = new Float32Array(xv.length);
+  const y = alloc(backend, xv.length);
   addon.step(xv, y, y.length, (attrs as { alpha?: number }).alpha ?? 0);
   return out(backend, [...inputs.x!.shape], y);
 };
@@ -236,7 +244,7 @@ function reduce(mean: boolean): NativeImpl {
     const A = size(shape.slice(0, axes[0]));
     const R = size(shape.slice(axes[0], axes[axes.length - 1] + 1));
     const C = size(shape.slice(axes[axes.length - 1] + 1));
-    const o = new Float32Array(A * C);
+    const o = alloc(backend, A * C);
     addon.sumMiddle(xv, o, [A, R, C]);
     if (mean) for (let i = 0; i < o.length; i++) o[i] /= R;
     const outShape = keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
@@ -252,7 +260,7 @@ const fusedBatchNorm: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const mv = lastAxisBias(backend, mean, C), vv = lastAxisBias(backend, variance, C);
   const ov = lastAxisBias(backend, offset, C), sv = lastAxisBias(backend, scale, C);
   if (!mv || !vv || ov === null || sv === null) return null;
-  const y = new Float32Array(xv.length);
+  const y = alloc(backend, xv.length);
   const eps = (attrs as { varianceEpsilon?: number }).varianceEpsilon ?? 0.001;
   addon.bnApply(xv, mv, vv, sv ?? null, ov ?? null, y, [xv.length / C, C], eps);
   return out(backend, [...x!.shape], y);
@@ -271,7 +279,7 @@ function poolForward(isMax: boolean): NativeImpl {
     const xv = f32(backend, inputs.x);
     if (!xv || inputs.x!.shape.length !== 4) return null;
     const ci = poolInfo(inputs.x!.shape, attrs as PoolAttrs);
-    const y = new Float32Array(size(ci.outShape));
+    const y = alloc(backend, size(ci.outShape));
     addon.poolForward(xv, y, poolShape(ci), isMax);
     return out(backend, ci.outShape, y);
   };
@@ -283,7 +291,7 @@ function poolBackward(isMax: boolean): NativeImpl {
     const dyv = f32(backend, dy), xv = f32(backend, input);
     if (!dyv || !xv || input!.shape.length !== 4) return null;
     const ci = poolInfo(input!.shape, attrs as PoolAttrs);
-    const dx = new Float32Array(xv.length);
+    const dx = alloc(backend, xv.length);
     addon.poolBackward(dyv, isMax ? xv : null, dx, poolShape(ci), isMax);
     return out(backend, [...input!.shape], dx);
   };
@@ -294,6 +302,15 @@ function poolBackward(isMax: boolean): NativeImpl {
 export const BN_STATS = 'SelfsupBatchNormStats';
 export const BN_FORWARD = 'SelfsupBatchNormForward';
 export const BN_BACKWARD = 'SelfsupBatchNormBackward';
+export const RELU_GRAD = 'SelfsupReluGrad';
+
+/** dy * step(x) in one pass (TF.js composes Step, Cast and Multiply). */
+const reluGrad: NativeImpl = ({ inputs, backend }, addon) => {
+  const dyv = need(f32(backend, inputs.dy), 'dy'), xv = need(f32(backend, inputs.x), 'x');
+  const dx = alloc(backend, xv.length);
+  addon.reluGrad(dyv, xv, dx, dx.length);
+  return out(backend, [...inputs.x!.shape], dx);
+};
 
 function need(v: Float32Array | null, what: string): Float32Array {
   if (!v) throw new Error(`native batch norm: ${what} must be a float32 tensor`);
@@ -305,7 +322,7 @@ const bnStats: NativeImpl = ({ inputs, backend }, addon) => {
   const x = inputs.x!;
   const xv = need(f32(backend, x), 'x');
   const C = x.shape[x.shape.length - 1];
-  const mean = new Float32Array(C), variance = new Float32Array(C);
+  const mean = alloc(backend, C), variance = alloc(backend, C);
   addon.bnStats(xv, mean, variance, [xv.length / C, C]);
   return [out(backend, [C], mean), out(backend, [C], variance)];
 };
@@ -316,7 +333,7 @@ const bnForward: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const { epsilon, relu: withRelu } = attrs as { epsilon: number; relu: boolean };
   const xv = need(f32(backend, x), 'x');
   const C = x!.shape[x!.shape.length - 1];
-  const y = new Float32Array(xv.length);
+  const y = alloc(backend, xv.length);
   addon.bnForward(xv, need(f32(backend, gamma), 'gamma'), need(f32(backend, beta), 'beta'),
     residual ? need(f32(backend, residual), 'residual') : null, y,
     need(f32(backend, mean), 'mean'), need(f32(backend, variance), 'variance'), [xv.length / C, C], epsilon, withRelu);
@@ -329,8 +346,8 @@ const bnBackward: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const { epsilon, residual } = attrs as { epsilon: number; residual: boolean };
   const xv = need(f32(backend, x), 'x');
   const C = x!.shape[x!.shape.length - 1];
-  const dx = new Float32Array(xv.length), dg = new Float32Array(C), db = new Float32Array(C);
-  const dr = residual ? new Float32Array(xv.length) : null;
+  const dx = alloc(backend, xv.length), dg = alloc(backend, C), db = alloc(backend, C);
+  const dr = residual ? alloc(backend, xv.length) : null;
   addon.bnBackward(need(f32(backend, dy), 'dy'), xv, need(f32(backend, gamma), 'gamma'), need(f32(backend, mean), 'mean'),
     need(f32(backend, variance), 'variance'), y ? need(f32(backend, y), 'y') : null, dx, dg, db, dr, [xv.length / C, C], epsilon);
   const res = [out(backend, [...x!.shape], dx), out(backend, [C], dg), out(backend, [C], db)];
@@ -368,6 +385,7 @@ export const NATIVE_ONLY_KERNELS: Record<string, NativeImpl> = {
   [BN_STATS]: bnStats,
   [BN_FORWARD]: bnForward,
   [BN_BACKWARD]: bnBackward,
+  [RELU_GRAD]: reluGrad,
 };
 
 /**
@@ -379,9 +397,11 @@ export function nativeKernelConfigs(backendName: string, addon: NativeAddon, cou
   const configs: tf.KernelConfig[] = [];
   for (const cpu of tf.getKernelsForBackend('cpu')) {
     const impl = NATIVE_KERNELS[cpu.kernelName];
-    if (!impl) { configs.push({ ...cpu, backendName }); continue; }
-    const cpuFunc = cpu.kernelFunc;
+    const cpuFunc = cpu.kernelFunc as unknown as (args: KernelArgs) => KernelResult;
+    // Any cpu kernel may return a view of (or the very array of) a pooled input.
+    const runCpu = (args: KernelArgs) => disownAliases(args, cpuFunc(args));
     const kernelFunc = ((args: KernelArgs) => {
+      if (!impl) return runCpu(args);
       let r: KernelResult | null = null;
       try {
         r = impl(args, addon);
@@ -391,7 +411,7 @@ export function nativeKernelConfigs(backendName: string, addon: NativeAddon, cou
       }
       if (r !== null) { bump(counts.native, cpu.kernelName); return r; }
       bump(counts.fallback, cpu.kernelName);
-      return cpuFunc(args as unknown as Parameters<tf.KernelFunc>[0]);
+      return runCpu(args);
     }) as unknown as tf.KernelFunc;
     configs.push({ ...cpu, backendName, kernelFunc });
   }
@@ -403,4 +423,22 @@ export function nativeKernelConfigs(backendName: string, addon: NativeAddon, cou
     configs.push({ kernelName, backendName, kernelFunc });
   }
   return configs;
+}
+
+/**
+ * After a cpu kernel: an output stored under a new tensor whose array shares a
+ * pooled input's buffer (Slice returns subarrays) must keep that buffer out of
+ * the pool. Outputs that reuse an input's tensor id are reference-counted by
+ * the backend and safe.
+ */
+function disownAliases(args: KernelArgs, result: KernelResult): KernelResult {
+  const pool = args.backend.pool;
+  if (!pool) return result;
+  const outs = Array.isArray(result) ? result : [result];
+  for (const o of outs) {
+    if (Object.values(args.inputs).some((t) => t !== undefined && t.dataId === o.dataId)) continue;
+    const v = args.backend.data.get(o.dataId)?.values;
+    if (v && ArrayBuffer.isView(v)) pool.disown(v.buffer);
+  }
+  return result;
 }

@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadAddon, type NativeAddon, type NativeAddonInfo } from './native-addon.ts';
-import { nativeKernelConfigs, newKernelCounts, type KernelCounts } from './native-kernels.ts';
+import { nativeKernelConfigs, newKernelCounts, RELU_GRAD, type KernelCounts } from './native-kernels.ts';
+import { BufferPool } from './native-pool.ts';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -15,6 +16,7 @@ export type NativeLoad = { ok: true; detail: string } | { ok: false; reason: str
 export interface NativeBackendExtras {
   readonly addon: NativeAddon;
   readonly counts: KernelCounts;
+  readonly pool: BufferPool;
 }
 
 type CpuBackendClass = new () => MathBackendCPU;
@@ -32,10 +34,52 @@ function register(addon: NativeAddon): void {
   class NativeBackend extends Cpu implements NativeBackendExtras {
     readonly addon = addon;
     readonly counts = counts;
+    readonly pool = new BufferPool();
+
+    // A disposed tensor's array goes back to the pool (if the pool still owns it).
+    override disposeData(dataId: object, force = false): boolean {
+      const values = this.data.get(dataId)?.values;
+      const freed = super.disposeData(dataId, force);
+      if (values instanceof Float32Array && !this.data.has(dataId)) this.pool.release(values);
+      return freed;
+    }
+
+    // The cpu backend hands out the stored array itself: once read, it is the caller's.
+    override readSync(dataId: object): tf.backend_util.BackendValues {
+      const v = super.readSync(dataId);
+      if (ArrayBuffer.isView(v)) this.pool.disown(v.buffer);
+      return v;
+    }
+
+    override dispose(): void {
+      this.pool.clear();
+      super.dispose();
+    }
   }
   for (const config of nativeKernelConfigs(NATIVE_BACKEND, addon, counts)) tf.registerKernel(config);
+  registerReluGradient();
   // Priority 0: never chosen by tfjs on its own, only by an explicit setBackend.
   tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), 0);
+}
+
+/**
+ * Gradients are registered per kernel, not per backend: this wraps TF.js's
+ * Relu gradient so that on 'native' it is one fused kernel, and on every other
+ * backend exactly what it was.
+ */
+function registerReluGradient(): void {
+  const original = tf.getGradient('Relu');
+  if (!original || (original as { native?: boolean }).native) return;
+  const config: tf.GradConfig & { native: true } = {
+    ...original,
+    native: true,
+    gradFunc: (dy, saved, attrs) => {
+      if (tf.getBackend() !== NATIVE_BACKEND || Array.isArray(dy) || dy.dtype !== 'float32') return original.gradFunc(dy, saved, attrs);
+      const [x] = saved;
+      return { x: () => tf.engine().runKernel(RELU_GRAD, { dy, x }) as tf.Tensor };
+    },
+  };
+  tf.registerGradient(config);
 }
 
 /**

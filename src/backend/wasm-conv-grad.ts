@@ -1,8 +1,11 @@
-// Convolution gradients for the wasm backend, built from ops wasm runs well.
-// Stock tfjs-backend-wasm has no Conv2DBackpropFilter at all, and its
-// BatchMatMul only reaches XNNPACK when neither operand is transposed (every
-// other case is a scalar loop), so these shims transpose explicitly and keep
-// matMul on the fast path.
+// Convolution gradients for the wasm backend, rewritten as forward convolutions
+// (and, for 1x1 kernels, one matMul) because XNNPACK's forward convolution is by
+// far the fastest thing wasm has. Stock tfjs-backend-wasm has no
+// Conv2DBackpropFilter at all and its Conv2DBackpropInput is a scalar loop.
+// Its BatchMatMul reaches XNNPACK only when neither operand is transposed (every
+// other case is a scalar loop), so transposes here are explicit ops. Strided
+// and rank-6 slices are element-by-element loops in wasm, so data is moved with
+// reshapes, 4-D slices and pads instead.
 import * as tf from '@tensorflow/tfjs';
 
 export interface ConvGradGeometry {

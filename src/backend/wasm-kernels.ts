@@ -6,9 +6,12 @@
 //   Conv2DBackpropInput   <- conv2d's input gradient (stock: a scalar loop)
 //   Sum, Mean             <- batch-norm statistics and every broadcast gradient,
 //                            over non-innermost axes (stock: transpose + loop)
+//   BatchMatMul           <- matMul gradients and z z^T, i.e. with transpose
+//                            flags (stock: a scalar loop)
 import * as tf from '@tensorflow/tfjs';
 import { compositeKernel } from './wasm-composite.ts';
 import { conv2dBackpropFilter, conv2dBackpropInput, convGradGeometry } from './wasm-conv-grad.ts';
+import { fastBatchMatMul } from './wasm-matmul.ts';
 import { pooledReduction } from './wasm-reduce.ts';
 
 const BACKEND = 'wasm';
@@ -61,6 +64,7 @@ const WASM_REPLACEMENTS: Record<string, (stock: tf.KernelConfig) => tf.KernelCon
   [tf.Conv2DBackpropInput]: (stock) => ({ ...stock, kernelFunc: conv2DBackpropInputConfig.kernelFunc }),
   [tf.Sum]: (stock) => pooledReduction('Sum', stock),
   [tf.Mean]: (stock) => pooledReduction('Mean', stock),
+  [tf.BatchMatMul]: (stock) => fastBatchMatMul(stock),
 };
 
 /** Marks kernel functions registered here, so registering twice is a no-op. */

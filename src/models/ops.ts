@@ -2,6 +2,7 @@
 // the native backend may dispatch some of them to fused oneDNN kernels, which
 // must give the same numbers as the code here.
 import * as tf from '@tensorflow/tfjs';
+import { nativeBatchNormTrain } from '../backend/native-ops.ts';
 
 export const BN_EPSILON = 1e-5;
 /** PyTorch convention: running = (1 - momentum) * running + momentum * batch. */
@@ -84,6 +85,14 @@ export function batchNorm<T extends tf.Tensor>(x: T, v: BatchNormVars, training:
   // [G, rest..., C] so one reduction over the inner axes gives per-group stats.
   const xg = g > 1 ? tf.reshape(x, [g, -1, c]) : tf.reshape(x, [-1, c]);
   const axes = g > 1 ? [1] : [0];
+  if (g === 1 && onNative()) {
+    // One fused oneDNN-backend op: statistics, normalisation and a closed-form
+    // backward in two passes each, with the statistics reused for the running averages.
+    const r = nativeBatchNormTrain(xg, v.gamma, v.beta, BN_EPSILON);
+    updateRunningStats(v, r.mean, r.variance, xg.size / c);
+    tf.dispose([r.mean, r.variance]);
+    return tf.reshape(r.y, x.shape) as T;
+  }
   const y = batchNormTrainOp(xg, v.gamma, v.beta, axes);
   // The statistics are taken again for the running averages: these ops are off
   // the path to the loss, so the backward pass never visits them (cheaper than
@@ -93,6 +102,39 @@ export function batchNorm<T extends tf.Tensor>(x: T, v: BatchNormVars, training:
     updateRunningStats(v, mean, variance, xg.size / (g * c));
   });
   return tf.reshape(y, x.shape) as T;
+}
+
+/** What to fuse after a batch norm: y = relu?(bn(x) + residual?). */
+export interface BatchNormActivation {
+  relu?: boolean;
+  /** Added after the normalisation and before the ReLU (a ResNet shortcut); same shape as x. */
+  residual?: tf.Tensor;
+}
+
+/**
+ * relu?(batchNorm(x) + residual?). On the native backend in training mode this
+ * is one fused op (the ReLU mask and the residual gradient come out of the
+ * batch-norm backward); elsewhere it is exactly the composition of batchNorm,
+ * tf.add and tf.relu.
+ */
+export function batchNormAct<T extends tf.Tensor>(x: T, v: BatchNormVars, training: boolean, act: BatchNormActivation, groups = 1): T {
+  if (training && groups <= 1 && onNative()) {
+    const c = x.shape[x.rank - 1];
+    const xg = tf.reshape(x, [-1, c]);
+    const residual = act.residual ? tf.reshape(act.residual, xg.shape) : undefined;
+    const r = nativeBatchNormTrain(xg, v.gamma, v.beta, BN_EPSILON, { relu: act.relu, residual });
+    updateRunningStats(v, r.mean, r.variance, xg.size / c);
+    tf.dispose([r.mean, r.variance]);
+    return tf.reshape(r.y, x.shape) as T;
+  }
+  let y: tf.Tensor = batchNorm(x, v, training, groups);
+  if (act.residual) y = tf.add(y, act.residual);
+  return (act.relu ? tf.relu(y) : y) as T;
+}
+
+/** The fused batch-norm kernels exist only on the native backend. */
+function onNative(): boolean {
+  return tf.getBackend() === 'native';
 }
 
 function updateRunningStats(v: BatchNormVars, mean: tf.Tensor, variance: tf.Tensor, countPerGroup: number): void {
