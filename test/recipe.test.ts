@@ -55,6 +55,13 @@ describe('recipes', () => {
     expect(message(() => loadRecipe(file('bad.yaml', 'train: [1, 2\n')))).toContain('not valid YAML');
   });
 
+  it('fills the temperature from the method when the recipe leaves it out', () => {
+    expect(loadRecipe(undefined, []).method.temperature).toBe(0.5);
+    expect(loadRecipe(undefined, ['method.name=mocov2']).method.temperature).toBe(0.2);
+    expect(loadRecipe(undefined, ['method.name=mocov3']).method.temperature).toBe(1.0);
+    expect(loadRecipe(undefined, ['method.name=mocov3', 'method.temperature=0.2']).method.temperature).toBe(0.2);
+  });
+
   it('round-trips through the resolved YAML', () => {
     const r = loadRecipe(file('d.yaml', 'name: d\ntrain:\n  epochs: 2\n'), ['method.temperature=0.3']);
     const again = loadRecipe(file('e.yaml', recipeToYaml(r)));

@@ -35,7 +35,7 @@ export class Progress {
 }
 
 function fmt(v: number): string {
-  if (v === 0) return '0';
+  if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);
   return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(3) : a >= 1e-3 ? v.toFixed(4) : v.toExponential(2);
 }

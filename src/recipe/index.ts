@@ -6,6 +6,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { UserError } from '../util/errors.ts';
 import { recipeSchema, type Recipe } from './schema.ts';
+import { applyMethodDefaults } from './sections/method.ts';
 
 export type { Recipe } from './schema.ts';
 
@@ -41,7 +42,9 @@ export function loadRecipe(path: string | undefined, sets: string[] = [], defaul
 export function validateRecipe(raw: Obj, source: string): Recipe {
   const copy = structuredClone(raw);
   if (!validate(copy)) throw new UserError(`${source}: ${describeError(validate.errors![0])}`);
-  return copy as unknown as Recipe;
+  const recipe = copy as unknown as Recipe;
+  applyMethodDefaults(recipe.method);
+  return recipe;
 }
 
 /** Applies one `a.b.c=value` override; the value is parsed as YAML so numbers, booleans and lists keep their types. */

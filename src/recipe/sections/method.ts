@@ -3,7 +3,7 @@
 // --set method.name=...), but each has one meaning.
 export interface MethodConfig {
   name: 'simclr' | 'mocov2' | 'mocov3';
-  /** Softmax temperature of the contrastive loss. */
+  /** Softmax temperature of the contrastive loss. Unset in a recipe: the method's paper default (see METHOD_TEMPERATURE). */
   temperature: number;
   /** MoCo v2: number of negatives kept in the queue (a multiple of the batch size). */
   queue_size: number;
@@ -25,7 +25,8 @@ export const methodSchema = {
   default: {},
   properties: {
     name: { enum: ['simclr', 'mocov2', 'mocov3'], default: 'simclr' },
-    temperature: { type: 'number', exclusiveMinimum: 0, default: 0.5 },
+    // No schema default: it depends on `name` (filled in by applyMethodDefaults).
+    temperature: { type: 'number', exclusiveMinimum: 0 },
     queue_size: { type: 'integer', minimum: 1, default: 4096 },
     momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.99 },
     momentum_schedule: { type: 'boolean', default: false },
@@ -34,3 +35,11 @@ export const methodSchema = {
     predictor_hidden: { type: 'integer', minimum: 1, default: 256 },
   },
 } as const;
+
+/** The papers' temperatures: SimCLR 0.5 (its CIFAR setting), MoCo v2 0.2, MoCo v3 1.0. */
+export const METHOD_TEMPERATURE: Record<MethodConfig['name'], number> = { simclr: 0.5, mocov2: 0.2, mocov3: 1.0 };
+
+/** Fills the knobs whose default depends on the method. */
+export function applyMethodDefaults(m: Partial<MethodConfig> & Pick<MethodConfig, 'name'>): void {
+  if (m.temperature === undefined) m.temperature = METHOD_TEMPERATURE[m.name];
+}
