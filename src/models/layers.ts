@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.ts';
 import type { Module, NamedVariable, ParamKind } from './module.ts';
-import { batchNorm, conv2d, linear, type BatchNormVars } from './ops.ts';
+import { batchNorm, batchNormAct, conv2d, linear, type BatchNormActivation, type BatchNormVars } from './ops.ts';
 
 /** Wraps `t` in a variable; the variable keeps the data, `t` itself is released. */
 function named(name: string, kind: ParamKind, t: tf.Tensor, trainable = true): NamedVariable {
@@ -48,6 +48,10 @@ export class BatchNorm implements Module {
   apply(x: tf.Tensor, training: boolean): tf.Tensor {
     return batchNorm(x, this.vars(), training, this.groups);
   }
+  /** relu?(bn(x) + residual?), fused into one op where the backend has it. */
+  applyAct(x: tf.Tensor, training: boolean, act: BatchNormActivation): tf.Tensor {
+    return batchNormAct(x, this.vars(), training, act, this.groups);
+  }
   params(): NamedVariable[] { return [this.gamma, this.beta]; }
   buffers(): NamedVariable[] { return [this.movingMean, this.movingVariance]; }
 }
@@ -73,8 +77,12 @@ export class Sequential implements Module {
   apply(x: tf.Tensor, training: boolean): tf.Tensor {
     let h = x;
     this.layers.forEach((l, i) => {
-      h = l.apply(h, training);
-      if (this.activations[i] === 'relu') h = tf.relu(h);
+      const relu = this.activations[i] === 'relu';
+      if (relu && l instanceof BatchNorm) h = l.applyAct(h, training, { relu: true });
+      else {
+        h = l.apply(h, training);
+        if (relu) h = tf.relu(h);
+      }
     });
     return h;
   }

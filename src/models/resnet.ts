@@ -30,10 +30,10 @@ export class BasicBlock implements Module {
     }
   }
   apply(x: tf.Tensor, training: boolean): tf.Tensor {
-    const h = tf.relu(this.bn1.apply(this.conv1.apply(x, training), training));
-    const y = this.bn2.apply(this.conv2.apply(h, training), training);
+    const h = this.bn1.applyAct(this.conv1.apply(x, training), training, { relu: true });
     const s = this.shortcut ? this.shortcut.bn.apply(this.shortcut.conv.apply(x, training), training) : x;
-    return tf.relu(tf.add(y, s));
+    // relu(bn2(conv2(h)) + shortcut): one fused op on the native backend.
+    return this.bn2.applyAct(this.conv2.apply(h, training), training, { relu: true, residual: s });
   }
   private modules(): Module[] {
     const m: Module[] = [this.conv1, this.bn1, this.conv2, this.bn2];
@@ -68,7 +68,7 @@ export class ResNet implements Backbone {
     this.featureDim = inC;
   }
   apply(x: tf.Tensor, training: boolean): tf.Tensor2D {
-    let h = tf.relu(this.stemBn.apply(this.stemConv.apply(x, training), training));
+    let h = this.stemBn.applyAct(this.stemConv.apply(x, training), training, { relu: true });
     for (const b of this.blocks) h = b.apply(h, training);
     return globalAvgPool(h as tf.Tensor4D);
   }
