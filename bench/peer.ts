@@ -13,6 +13,7 @@ export interface PeerResult {
   threads?: number;
   channelsLast: boolean;
   msPerStep?: number;
+  cpuMsPerStep?: number;
   imgPerSec?: number;
 }
 
@@ -34,6 +35,6 @@ export function runPeer(py: string, cfg: StepConfig, o: { steps: number; warmup:
   if (o.channelsLast) args.push('--channels-last');
   const r = spawnSync(py, args, { encoding: 'utf8', timeout: 30 * 60_000 });
   if (r.status !== 0) return { ok: false, channelsLast: o.channelsLast, reason: `peer_torch.py failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms_per_step: number; img_per_s: number };
-  return { ok: true, channelsLast: o.channelsLast, torch: j.torch, threads: j.threads, msPerStep: j.ms_per_step, imgPerSec: j.img_per_s };
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms_per_step: number; cpu_ms_per_step: number; img_per_s: number };
+  return { ok: true, channelsLast: o.channelsLast, torch: j.torch, threads: j.threads, msPerStep: j.ms_per_step, cpuMsPerStep: j.cpu_ms_per_step, imgPerSec: j.img_per_s };
 }

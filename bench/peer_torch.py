@@ -98,16 +98,19 @@ def main():
     for _ in range(a.warmup):
         step()
     times = []
+    cpu = []
     for _ in range(a.steps):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         step()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     times.sort()
     median = times[len(times) // 2]
     json.dump({
         'torch': torch.__version__, 'threads': torch.get_num_threads(), 'channels_last': a.channels_last,
         'batch': a.batch, 'steps': a.steps, 'ms_per_step': median * 1e3, 'best_ms': times[0] * 1e3,
-        'img_per_s': a.batch / median,
+        'img_per_s': a.batch / median, 'cpu_ms_per_step': sorted(cpu)[len(cpu) // 2] * 1e3,
     }, sys.stdout)
     print()
 

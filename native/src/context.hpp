@@ -15,6 +15,14 @@
 #include <unordered_map>
 #include <vector>
 
+constexpr size_t kMaxCached = 2048;
+
+// Memory-bound loops (batch norm, elementwise) go multi-threaded only above
+// this many elements (4 MB): each OpenMP region waits until every thread is
+// scheduled, which on a busy machine costs a scheduler slice, while one core
+// streams 4 MB in well under a millisecond.
+constexpr int64_t kParallelMin = 1 << 20;
+
 struct Context {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
@@ -26,6 +34,9 @@ struct Context {
   T &cached(const std::string &key, const std::function<std::shared_ptr<T>()> &make) {
     auto it = cache.find(key);
     if (it != cache.end()) return *static_cast<T *>(it->second.get());
+    // Shapes seen by a long-lived process (evaluation at many batch sizes) are
+    // unbounded; a full cache starts over rather than grow without limit.
+    if (cache.size() >= kMaxCached) cache.clear();
     std::shared_ptr<T> e = make();
     cache.emplace(key, e);
     return *e;

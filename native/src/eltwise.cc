@@ -1,14 +1,12 @@
 // Memory-bound elementwise kernels and reductions that the TF.js cpu backend
 // runs as single-threaded JS loops: add, multiply, relu and its gradient, step,
 // and sums over the middle axis of a [A, R, C] view (bias gradients, global
-// average pooling). Small arrays stay on one thread: waking the OpenMP team
-// costs more than the work.
+// average pooling). Small arrays stay on one thread (see kParallelMin).
 #include "context.hpp"
 #include <omp.h>
 
 namespace {
 
-constexpr int64_t kParallelMin = 1 << 15;
 
 size_t lenArg(const Napi::CallbackInfo &info, size_t i) {
   return size_t(info[i].As<Napi::Number>().Int64Value());
