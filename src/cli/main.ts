@@ -77,6 +77,8 @@ export function buildProgram(): Command {
     .option('--peer', 'also run the same step in PyTorch (python3-torch) for a side-by-side ratio')
     .option('--quick', 'fewer steps')
     .option('--backends <list>', 'comma-separated backends to run')
+    .option('--threads <n>', 'threads for native / wasm / PyTorch', (v) => parseInt(v, 10))
+    .option('--soak <steps>', 'also run N native steps and report resident memory', (v) => parseInt(v, 10))
     .action(async (opts) => (await import('./bench-command.ts')).benchSubcommand(opts));
 
   return program;
