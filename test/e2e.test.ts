@@ -37,6 +37,9 @@ describe('pretrain end to end (cpu, tiny)', () => {
     expect(readdirSync(runDir).some((f) => f.startsWith('events.out.tfevents.'))).toBe(true);
     expect(readdirSync(join(runDir, 'ckpt'))).toEqual(['step-00000009', 'step-00000012']);
     expect(existsSync(join(runDir, 'backbone', 'model.json'))).toBe(true);
+    for (const png of ['loss.png', 'knn-accuracy.png']) {
+      expect(readFileSync(join(runDir, png)).subarray(1, 4).toString()).toBe('PNG');
+    }
     const knn = readMetrics(join(runDir, 'metrics.jsonl')).filter((m) => m.kind === 'knn').map((m) => m.when);
     expect(knn).toEqual(['init', 'monitor', 'final']);
     expect(res.knnBefore!.nTest).toBe(48);

@@ -19,6 +19,7 @@ import { UserError } from '../util/errors.ts';
 import { buildAugmenter, type Augmenter } from './augmenter.ts';
 import { listCheckpoints, loadCheckpoint, restoreVariables, saveCheckpoint, type NamedTensorSource } from './checkpoint.ts';
 import { knnScore, type KnnScore } from './monitor.ts';
+import { writeRunPlots } from './run-plots.ts';
 import { ensureDir, runPaths, type RunPaths } from './run-folder.ts';
 import { Interrupted, NonFiniteError, StopSignal } from './signals.ts';
 import { StepRunner } from './step.ts';
@@ -155,6 +156,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       run.metrics.write('knn', result.steps, r.train.epochs, { top1: result.knnAfter.top1, top5: result.knnAfter.top5, when: 'final' });
       run.events?.scalar('eval/knn_top1', result.knnAfter.top1, result.steps);
     }
+    writeRunPlots(run.paths.dir);
     if (o.exportBackbone !== false) {
       const { exportBackbone } = await import('./export.ts');
       await exportBackbone(run.method.backbone, run.paths.backbone, { inputShape: [r.data.image_size, r.data.image_size, r.data.channels] });
