@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backboneFromRecipe, buildMethod } from '../src/methods/index.ts';
 import { buildMoco, KEY_PREFIX, type MoCo } from '../src/methods/moco.ts';
-import { batchNormsOf, batchShuffle } from '../src/methods/moco-bn.ts';
+import { batchNormsOf, batchShuffle, OutputNorm } from '../src/methods/moco-bn.ts';
 import { batchContrastiveLoss, queueContrastiveLoss } from '../src/methods/moco-loss.ts';
 import { createOptimizer } from '../src/optim/index.ts';
 import { StepRunner } from '../src/train/step.ts';
@@ -166,8 +166,8 @@ describe('MoCo split batch norm', () => {
   it('reaches every batch norm of both encoders, heads included', () => {
     const m = build({ name: 'mocov3', bn_splits: 4 });
     const all = [m.backbone, m.head, m.predictor!, m.keyBackbone, m.keyHead].flatMap(batchNormsOf);
-    // 2-stage ResNet: stem + 2 per block + 1 projection shortcut = 6; head 1; predictor 1; key 6 + 1.
-    expect(all.length).toBe(15);
+    // 2-stage ResNet: stem + 2 per block + 1 projection shortcut = 6; head 1 + output 1; predictor 1; key 6 + 1 + 1.
+    expect(all.length).toBe(17);
     expect(all.every((bn) => bn.groups === 4)).toBe(true);
     m.dispose();
   });
@@ -191,6 +191,49 @@ describe('MoCo split batch norm', () => {
     const a = k2.dataSync(); const b = direct.dataSync();
     for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i], 5);
     m.dispose();
+  });
+});
+
+describe('MoCo output batch norm', () => {
+  it('centres and scales each embedding dimension over the batch, with nothing to train', () => {
+    const norm = new OutputNorm('out', 3);
+    const rng = new Rng(7);
+    // Every row shares a large common direction, as a random-init encoder's outputs do.
+    const rows = Array.from({ length: 6 }, () => [10 + rng.normal(), 5 + rng.normal(), -3 + 0.1 * rng.normal()]);
+    const y = (norm.apply(tf.tensor2d(rows), true) as tf.Tensor2D).arraySync();
+    for (let j = 0; j < 3; j++) {
+      const col = rows.map((r) => r[j]);
+      const mean = col.reduce((a, b) => a + b) / 6;
+      const variance = col.reduce((a, b) => a + (b - mean) ** 2, 0) / 6;
+      y.forEach((r, i) => expect(r[j]).toBeCloseTo((col[i] - mean) / Math.sqrt(variance + 1e-5), 4));
+    }
+    expect(norm.params()).toEqual([]);
+    expect(norm.buffers().every((v) => !v.variable.trainable)).toBe(true);
+    norm.buffers().forEach((v) => v.variable.dispose());
+  });
+
+  it('sits on both heads by default, is off with output_batch_norm: false, and the key copy stays paired', () => {
+    const on = build({ name: 'mocov2', queue_size: 32 });
+    const names = on.state().map((p) => p.name);
+    expect(names).toContain('head/out_bn/moving_mean');
+    expect(names).toContain('key/head/out_bn/moving_mean');
+    expect(on.trainable().some((p) => p.name.includes('out_bn'))).toBe(false);
+    // A random-init batch of keys no longer shares one direction: the mean cosine, |mean key|^2, is ~0.
+    const { view1, view2 } = syntheticViews(0, 8);
+    const [k] = on.beforeStep(view1, view2, { step: 0, totalSteps: 1, epoch: 0 });
+    const cos = tf.tidy(() => tf.mean(tf.matMul(k, k, false, true)).dataSync()[0]);
+    k.dispose(); on.dispose();
+    const r = tinyRecipe({ name: 'mocov2', queue_size: 32 });
+    (r.method as unknown as Record<string, unknown>).output_batch_norm = false;
+    const rng = new Rng('t');
+    const off = buildMoco(r, backboneFromRecipe(r, rng), rng);
+    expect(off.state().some((p) => p.name.includes('out_bn'))).toBe(false);
+    const [kOff] = off.beforeStep(view1, view2, { step: 0, totalSteps: 1, epoch: 0 });
+    const cosOff = tf.tidy(() => tf.mean(tf.matMul(kOff, kOff, false, true)).dataSync()[0]);
+    // |mean key|^2: ~0 once the output is centred over the batch, well above it without.
+    expect(cos).toBeLessThan(0.05);
+    expect(cosOff).toBeGreaterThan(0.2);
+    kOff.dispose(); off.dispose(); view1.dispose(); view2.dispose();
   });
 });
 

@@ -65,7 +65,7 @@ class Block(nn.Module):
 
 
 class Encoder(nn.Module):
-    def __init__(self, widths, hidden, out, splits, head_bn=False):
+    def __init__(self, widths, hidden, out, splits, head_bn=False, last_bn=False):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, 1, 1, bias=False), SplitBN(widths[0], splits), nn.ReLU())
         blocks, cin = [], widths[0]
@@ -78,6 +78,8 @@ class Encoder(nn.Module):
         if head_bn:
             head.append(nn.BatchNorm1d(hidden))
         head += [nn.ReLU(), nn.Linear(hidden, out)]
+        if last_bn:
+            head.append(nn.BatchNorm1d(out, affine=False))
         self.head = nn.Sequential(*head)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -118,7 +120,7 @@ class MoCo(nn.Module):
     def __init__(self, a):
         super().__init__()
         self.a = a
-        mk = lambda: Encoder(a.widths, a.hidden, a.out, a.bn_splits, a.head_bn)
+        mk = lambda: Encoder(a.widths, a.hidden, a.out, a.bn_splits, a.head_bn, a.last_bn)
         self.q, self.k = mk(), mk()
         for pq, pk in zip(self.q.parameters(), self.k.parameters()):
             pk.data.copy_(pq.data)
@@ -167,6 +169,19 @@ def knn(enc, xtr, ytr, xte, yte, k=200, t=0.1):
     return (votes.argmax(1) == yte).float().mean().item()
 
 
+@torch.no_grad()
+def health(enc, x):
+    """Collapse signs: share of the head's hidden ReLUs dead on every image, mean cosine between embeddings."""
+    enc.eval()
+    f = enc.features((x[:500] - 0.5) / 0.5)
+    lin = [i for i, m in enumerate(enc.head) if isinstance(m, nn.Linear)][-1]
+    hid = enc.head[:lin](f)
+    z = F.normalize(enc.head[lin:](hid), dim=1)
+    enc.train()
+    dead = (hid.max(0).values <= 0).float().mean().item()
+    return dead, (z @ z.t()).mean().item()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", default="/tmp/mnist_moco")
@@ -180,6 +195,7 @@ def main():
     p.add_argument("--T", type=float, default=0.1)
     p.add_argument("--bn-splits", type=int, default=8)
     p.add_argument("--head-bn", action="store_true")
+    p.add_argument("--last-bn", action="store_true", help="BN (no affine) on the head output, as MoCo v3's projector")
     p.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64])
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--out", type=int, default=64)
@@ -218,7 +234,9 @@ def main():
             if step % a.log_every == 0:
                 print(f"step {step} loss {loss.item():.4f} lr {lr:.4f} {step * a.batch / (time.time() - t0):.0f} img/s", flush=True)
         if (ep + 1) % a.knn_every == 0 or ep + 1 == a.epochs or step >= stop:
-            print(f"epoch {ep + 1} step {step} knn {knn(model.q, xtr, ytr, xte, yte):.4f}", flush=True)
+            dead, cos = health(model.q, xte)
+            print(f"epoch {ep + 1} step {step} knn {knn(model.q, xtr, ytr, xte, yte):.4f}"
+                  f" dead_hidden {dead:.2f} mean_cos {cos:.3f}", flush=True)
         if step >= stop:
             break
 

@@ -6,7 +6,7 @@
 // normalized with different samples.
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, Sequential } from '../models/layers.ts';
-import type { Module } from '../models/module.ts';
+import type { Module, NamedVariable } from '../models/module.ts';
 import type { Rng } from '../util/rng.ts';
 
 /** Every BatchNorm inside a module (ResNet, Sequential heads, or a BatchNorm itself). */
@@ -30,4 +30,26 @@ export function batchShuffle(n: number, rng: Rng): Shuffle {
   const inverse = new Int32Array(n);
   perm.forEach((p, i) => { inverse[p] = i; });
   return { perm: tf.tensor1d(perm, 'int32'), inverse: tf.tensor1d(inverse, 'int32') };
+}
+
+/**
+ * Batch norm with no learned scale or shift, on the head's output before the
+ * L2 normalization (MoCo v3's projector ends so). A random-init encoder maps
+ * every image to nearly the same direction (mean cosine ~0.9 on MNIST); queries,
+ * keys and queued negatives are then almost equal, the InfoNCE gradient nearly
+ * vanishes and a short run barely leaves that plateau. Centring the embeddings
+ * over the batch removes the shared direction from the first step.
+ */
+export class OutputNorm implements Module {
+  readonly bn: BatchNorm;
+  constructor(name: string, dim: number) {
+    this.bn = new BatchNorm(name, dim);
+    // Fixed at 1 and 0: kept as buffers (checkpointed, disposed) but never trained.
+    this.bn.gamma.variable.trainable = false;
+    this.bn.beta.variable.trainable = false;
+  }
+  apply(x: tf.Tensor, training: boolean): tf.Tensor { return this.bn.apply(x, training); }
+  params(): NamedVariable[] { return []; }
+  buffers(): NamedVariable[] { return [this.bn.gamma, this.bn.beta, ...this.bn.buffers()]; }
+  batchNorms(): BatchNorm[] { return [this.bn]; }
 }

@@ -11,6 +11,7 @@
 // encoder toward it with the momentum of the next step and enqueues the keys.
 import * as tf from '@tensorflow/tfjs';
 import { buildMlpHead } from '../models/heads.ts';
+import { Sequential } from '../models/layers.ts';
 import { copyWeights, disposeModule, type Backbone, type Module, type NamedVariable } from '../models/module.ts';
 import { buildBackbone, type BackboneConfig } from '../models/resnet.ts';
 import { l2Normalize } from '../losses/ntxent.ts';
@@ -20,7 +21,7 @@ import { UserError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 import { emaUpdate, freeze, pairByName } from './ema.ts';
 import type { Method, StepContext } from './method.ts';
-import { batchShuffle, setBatchNormSplits } from './moco-bn.ts';
+import { batchShuffle, OutputNorm, setBatchNormSplits } from './moco-bn.ts';
 import { batchContrastiveLoss, queueContrastiveLoss } from './moco-loss.ts';
 import { KeyQueue } from './queue.ts';
 
@@ -40,6 +41,8 @@ export interface MocoOptions {
   /** Projection head widths after the backbone, e.g. [hidden, out]. */
   headDims: number[];
   headBatchNorm: boolean;
+  /** A non-affine batch norm on the head's output (see OutputNorm); MoCo v3's projector has one. */
+  outputBatchNorm: boolean;
   /** v3: hidden width of the predictor (out -> hidden -> out). */
   predictorHidden: number;
 }
@@ -59,12 +62,13 @@ export class MoCo implements Method {
   constructor(readonly backbone: Backbone, readonly opts: MocoOptions, rng: Rng) {
     this.name = opts.version === 2 ? 'mocov2' : 'mocov3';
     const out = opts.headDims[opts.headDims.length - 1];
-    this.head = buildMlpHead('head', { dims: [backbone.featureDim, ...opts.headDims], batchNorm: opts.headBatchNorm }, rng);
+    const headDims = [backbone.featureDim, ...opts.headDims];
+    this.head = buildHead('head', headDims, opts, rng);
     if (opts.version === 3) this.predictor = buildMlpHead('predictor', { dims: [out, opts.predictorHidden, out], batchNorm: true }, rng);
     // Initialised as a copy, so its own random init is thrown away: draw it from a stream of its own.
     const scratch = new Rng('moco-key-encoder');
     this.keyBackbone = buildBackbone(backbone.config as unknown as BackboneConfig, scratch, `${KEY_PREFIX}backbone`);
-    this.keyHead = buildMlpHead(`${KEY_PREFIX}head`, { dims: [backbone.featureDim, ...opts.headDims], batchNorm: opts.headBatchNorm }, scratch);
+    this.keyHead = buildHead(`${KEY_PREFIX}head`, headDims, opts, scratch);
     copyWeights(backbone, this.keyBackbone);
     copyWeights(this.head, this.keyHead);
     pairByName(this.keyParams(), this.queryEncoderParams(), KEY_PREFIX);
@@ -147,6 +151,12 @@ export class MoCo implements Method {
   }
 }
 
+/** The projection head: the MLP, then (outputBatchNorm) the non-affine output batch norm. */
+function buildHead(name: string, dims: number[], opts: MocoOptions, rng: Rng): Module {
+  const mlp = buildMlpHead(name, { dims, batchNorm: opts.headBatchNorm }, rng);
+  return opts.outputBatchNorm ? new Sequential([mlp, new OutputNorm(`${name}/out_bn`, dims[dims.length - 1])]) : mlp;
+}
+
 /** The MoCo method a recipe describes (`method.name` mocov2 or mocov3), checking the knobs against the batch. */
 export function buildMoco(r: Recipe, backbone: Backbone, rng: Rng): MoCo {
   const m = r.method;
@@ -170,6 +180,9 @@ export function buildMoco(r: Recipe, backbone: Backbone, rng: Rng): MoCo {
     version, temperature: m.temperature, queueSize: m.queue_size, momentum: m.momentum,
     momentumSchedule: m.momentum_schedule, symmetric: m.symmetric, bnSplits: m.bn_splits,
     headDims: [r.model.head_hidden, r.model.head_out], headBatchNorm: r.model.head_batch_norm,
+    // On unless a recipe says otherwise (`method.output_batch_norm`, once the schema has it):
+    // without it MoCo v2 on the embedded MNIST stays near the random-init k-NN for epochs.
+    outputBatchNorm: (m as { output_batch_norm?: boolean }).output_batch_norm ?? true,
     predictorHidden: m.predictor_hidden,
   }, rng);
 }
