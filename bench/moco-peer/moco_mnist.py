@@ -9,7 +9,11 @@ monitor (k=200, t=0.1) on the backbone features. It reads the split that
 selfsup's loader makes, exported once as raw arrays (no data in the repo):
 
   npx tsx bench/moco-peer/export-mnist.ts /tmp/mnist_moco
-  /usr/bin/python3 bench/moco-peer/moco_mnist.py --data /tmp/mnist_moco --epochs 5
+  /usr/bin/python3 bench/moco-peer/moco_mnist.py --data /tmp/mnist_moco --epochs 5 --last-bn
+
+Measured (2026-11-26, 5 epochs = 155 steps, k-NN top-1; random init 58.3%): the recipe's
+settings 66.9%; with --last-bn (what selfsup's MoCo now does) 74.3%, and 69.6% with
+--bn-splits 1, 71.8% with --crop-min 0.25; --lr 0.3 62.8%; --lr 0.3 --m 0.9 collapses (loss 2 ln(K+1) = 16.64, 57.8%).
 """
 import argparse
 import math

@@ -180,9 +180,7 @@ export function buildMoco(r: Recipe, backbone: Backbone, rng: Rng): MoCo {
     version, temperature: m.temperature, queueSize: m.queue_size, momentum: m.momentum,
     momentumSchedule: m.momentum_schedule, symmetric: m.symmetric, bnSplits: m.bn_splits,
     headDims: [r.model.head_hidden, r.model.head_out], headBatchNorm: r.model.head_batch_norm,
-    // On unless a recipe says otherwise (`method.output_batch_norm`, once the schema has it):
-    // without it MoCo v2 on the embedded MNIST stays near the random-init k-NN for epochs.
-    outputBatchNorm: (m as { output_batch_norm?: boolean }).output_batch_norm ?? true,
+    outputBatchNorm: m.output_batch_norm,
     predictorHidden: m.predictor_hidden,
   }, rng);
 }

@@ -17,6 +17,8 @@ export interface MethodConfig {
   bn_splits: number;
   /** MoCo v3: hidden width of the predictor MLP. */
   predictor_hidden: number;
+  /** MoCo: a non-affine batch norm on the head's output (as MoCo v3's projector ends); see src/methods/moco-bn.ts. */
+  output_batch_norm: boolean;
 }
 
 export const methodSchema = {
@@ -33,6 +35,7 @@ export const methodSchema = {
     symmetric: { type: 'boolean', default: false },
     bn_splits: { type: 'integer', minimum: 1, default: 1 },
     predictor_hidden: { type: 'integer', minimum: 1, default: 256 },
+    output_batch_norm: { type: 'boolean', default: true },
   },
 } as const;
 
