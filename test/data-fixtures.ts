@@ -68,6 +68,7 @@ export function dataConfig(over: Partial<DataConfig>): DataConfig {
   return {
     source: 'mnist', path: '', image_size: 28, channels: 1, test_fraction: 0.2, limit_train: 0, limit_test: 0,
     pretrain: 'auto', eval_train: 'auto', eval_test: 'auto', label_mode: 'fine', labels: 'auto', glob: '', cache: '', strict: false, exclude_classes: [],
+    sampler: 'random', m_per_class: 4, class_split: 'none',
     ...over,
   };
 }

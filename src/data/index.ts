@@ -7,6 +7,7 @@ import type { DataConfig } from '../recipe/sections/data.ts';
 import { UserError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 import { openCachedFolder } from './cache.ts';
+import { applyClassSplit, describeClassSplit } from './class-split.ts';
 import { openCifar } from './cifar.ts';
 import { folderSplit, listImages, type FolderSplit } from './folder.ts';
 import { findIdxFiles, openIdxDataset } from './idx.ts';
@@ -87,11 +88,16 @@ export async function openSplits(cfg: DataConfig, opts: OpenOptions): Promise<Sp
       if (evalTrain) evalTrain = limit(evalTrain, cfg.limit_train, opts.seed, spec.eval_train);
       if (evalTest) evalTest = limit(evalTest, cfg.limit_test, opts.seed, spec.eval_test);
     }
+    // After the limits, so a limit picks the same items with or without a class split.
+    const { classSplit, ...split } = applyClassSplit(cfg.class_split, { pretrain, evalTrain, evalTest }, spec.pretrain);
+    ({ pretrain, evalTrain, evalTest } = split);
     if (cfg.exclude_classes.length > 0) pretrain = excludeClasses(pretrain, cfg.exclude_classes, spec.pretrain);
     const shape = `${cfg.image_size}x${cfg.image_size}x${cfg.channels}`;
-    const say = (role: string, d?: Dataset) => d && `${role} ${d.name} (${d.n}${d.labels ? `, ${numClasses(d)} classes` : ''})`;
-    log(`data: ${[say('pretrain', pretrain), say('eval_train', evalTrain), say('eval_test', evalTest)].filter(Boolean).join('; ')}; images ${shape}`);
-    return { pretrain, evalTrain, evalTest };
+    const classes = (d: Dataset) => (classSplit ? new Set(d.labels).size : numClasses(d));
+    const say = (role: string, d?: Dataset) => d && `${role} ${d.name} (${d.n}${d.labels ? `, ${classes(d)} classes` : ''})`;
+    const parts = [say('pretrain', pretrain), say('eval_train', evalTrain), say('eval_test', evalTest), classSplit && describeClassSplit(classSplit)];
+    log(`data: ${parts.filter(Boolean).join('; ')}; images ${shape}`);
+    return { pretrain, evalTrain, evalTest, ...(classSplit ? { classSplit } : {}) };
   } catch (e) {
     for (const d of all) d.close?.();
     throw e;

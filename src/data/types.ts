@@ -35,6 +35,8 @@ export interface Splits {
   evalTrain?: Dataset;
   /** Labelled held-out split for k-NN / linear-probe testing. */
   evalTest?: Dataset;
+  /** data.class_split: the classes pretraining saw, and the unseen ones evaluation keeps. */
+  classSplit?: { train: string[]; eval: string[] };
 }
 
 export function numClasses(ds: Dataset): number {

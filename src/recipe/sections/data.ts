@@ -40,6 +40,12 @@ export interface DataConfig {
   strict: boolean;
   /** Labels removed from the pretraining split (e.g. the classes few-shot evaluation holds out). */
   exclude_classes: number[];
+  /** How training batches are drawn: plain shuffled order, or P classes x m_per_class images (src/data/sampler.ts). */
+  sampler: 'random' | 'm_per_class';
+  /** m_per_class sampler: images per class in a batch; train.batch_size must be a multiple of it. */
+  m_per_class: number;
+  /** Open-world split (src/data/class-split.ts): pretrain on some classes, evaluate on the unseen rest. */
+  class_split: 'none' | 'half' | (string | number)[];
 }
 
 const split = (what: string) => ({ type: 'string', default: 'auto', description: what });
@@ -69,5 +75,19 @@ export const dataSchema = {
     cache: { type: 'string', default: '', description: "folder: decode cache directory; '' = checkpoints/.cache" },
     strict: { type: 'boolean', default: false, description: 'exit 2 on an undecodable image instead of skipping it' },
     exclude_classes: { type: 'array', items: { type: 'integer', minimum: 0 }, uniqueItems: true, default: [], description: 'labels removed from the pretraining split, e.g. the classes few-shot evaluation holds out' },
+    sampler: {
+      enum: ['random', 'm_per_class'], default: 'random',
+      description: 'random = every image once per epoch in shuffled order; m_per_class = batches of batch_size / m_per_class distinct classes x m_per_class images '
+        + '(each class shuffled and cut into chunks of m_per_class, a short last chunk topped up with images of the same class, which are then seen twice; '
+        + 'a class smaller than m_per_class is an error; chunks dealt into batches of distinct classes, the short last batch per train.drop_last; '
+        + 'only when one class holds more than about 1/P of the images are some of its images left for a later epoch); needs labels',
+    },
+    m_per_class: { type: 'integer', minimum: 2, default: 4, description: 'm_per_class sampler: images per class in a batch; train.batch_size must be a multiple of it (at least 2 classes per batch)' },
+    class_split: {
+      anyOf: [{ enum: ['none', 'half'] }, { type: 'array', items: { type: ['string', 'integer'] } }],
+      default: 'none',
+      description: 'open-world split: none; half = pretrain on the first half of the class names in natural order, evaluate on the rest (Musgrave et al. 2020); '
+        + 'or a list of class names to train on. Pretraining keeps only training classes, eval_train / eval_test only the unseen ones (applied after the limits)',
+    },
   },
 } as const;
