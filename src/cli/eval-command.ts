@@ -1,8 +1,9 @@
-// `selfsup eval knn|linear|fewshot`: picks the backend, then runs the evaluation (src/cli/eval.ts).
+// `selfsup eval knn|linear|fewshot|retrieval|verify`: picks the backend, then runs the evaluation (src/cli/eval.ts).
 import { chooseBackend, printJson, stderr } from './common.ts';
+import type { EvalKind } from './eval.ts';
 
 export async function evalSubcommand(
-  kind: 'knn' | 'linear' | 'fewshot', recipePath: string | undefined,
+  kind: EvalKind, recipePath: string | undefined,
   o: { checkpoint: string; set: string[]; backend: string; threads?: number; out?: string; json?: boolean },
 ): Promise<void> {
   await chooseBackend(o.backend, o.threads, stderr);

@@ -1,11 +1,15 @@
-// `selfsup eval knn|linear|fewshot --checkpoint PATH [RECIPE]`: rebuilds the
-// checkpoint's backbone, evaluates it frozen on the recipe's labelled splits,
-// and writes a JSON report with PNG plots (default: <run folder>/eval/).
-import { existsSync } from 'node:fs';
+// `selfsup eval knn|linear|fewshot|retrieval|verify --checkpoint PATH [RECIPE]`:
+// rebuilds the checkpoint's backbone (retrieval / verify: and its head, with
+// eval.embedding: head), evaluates it frozen on the recipe's labelled splits,
+// and writes a JSON report with PNG plots (default: <run folder>/eval/);
+// verify also writes calibration.json there.
+import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { openSplits, closeSplits } from '../data/index.ts';
 import { numClasses } from '../data/types.ts';
 import { evaluateFewShot, evaluateKnn, evaluateLinear, type EvalSetup, type Evaluated } from '../eval/evaluate.ts';
+import { evaluateRetrieval, evaluateVerify, type EmbeddingEvaluated } from '../eval/evaluate-retrieval.ts';
+import { embedderFromCheckpoint } from '../eval/embedder.ts';
 import { writeReport } from '../eval/report.ts';
 import { readMetrics } from '../log/metrics.ts';
 import { buildAugmenter } from '../train/augmenter.ts';
@@ -15,7 +19,10 @@ import { UserError } from '../util/errors.ts';
 import { backboneFromCheckpoint, recipeForCheckpoint } from './export.ts';
 import { stderr } from './common.ts';
 
-export type EvalKind = 'knn' | 'linear' | 'fewshot';
+export type EvalKind = 'knn' | 'linear' | 'fewshot' | 'retrieval' | 'verify';
+
+/** The kinds that score the test split alone (no train bank). */
+const TEST_ONLY: readonly EvalKind[] = ['fewshot', 'retrieval', 'verify'];
 
 export interface EvalCommandOptions {
   checkpoint: string;
@@ -40,11 +47,14 @@ export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Pro
   const say = opts.json ? stderr : (l: string) => process.stdout.write(`${l}\n`);
   const ck = loadCheckpoint(opts.checkpoint);
   const recipe = recipeForCheckpoint(ck, opts.recipePath, opts.sets);
-  const backbone = backboneFromCheckpoint(ck, recipe);
+  const embeds = kind === 'retrieval' || kind === 'verify';
+  // Before any data is read, so that embedding: head without a head fails fast.
+  const embedder = embeds ? embedderFromCheckpoint(ck, recipe, recipe.eval.embedding ?? 'backbone') : undefined;
+  const backbone = embedder?.backbone ?? backboneFromCheckpoint(ck, recipe);
   const splits = await openSplits(recipe.data, { seed: recipe.train.seed, cacheDir: join('checkpoints', '.cache'), log: stderr });
   try {
     const { evalTrain, evalTest } = splits;
-    if (!evalTest || (kind !== 'fewshot' && !evalTrain)) {
+    if (!evalTest || (!TEST_ONLY.includes(kind) && !evalTrain)) {
       throw new UserError(`data: eval ${kind} needs labelled splits; set data.eval_train and data.eval_test (or eval_test: holdout) in the recipe`);
     }
     const { evalTransform } = buildAugmenter(recipe, splits.pretrain.channels);
@@ -53,9 +63,15 @@ export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Pro
       backbone, train: evalTrain ?? evalTest, test: evalTest, transform: evalTransform, config: recipe.eval,
       numClasses: classes, seed: recipe.train.seed, log: stderr,
     };
-    const ev: Evaluated<{ kind: string }> = kind === 'knn' ? await evaluateKnn(setup)
+    const embedSetup = embedder && {
+      embedder, test: evalTest, transform: evalTransform, config: recipe.eval, seed: recipe.train.seed, plots: recipe.eval.plots,
+      checkpoint: ck.path, classNames: evalTest.classNames, log: stderr,
+    };
+    const ev: Evaluated<{ kind: string }> & Partial<EmbeddingEvaluated<{ kind: string }>> = kind === 'knn' ? await evaluateKnn(setup)
       : kind === 'linear' ? await evaluateLinear(setup)
-        : await evaluateFewShot(setup);
+        : kind === 'retrieval' ? await evaluateRetrieval(embedSetup!)
+          : kind === 'verify' ? await evaluateVerify(embedSetup!)
+            : await evaluateFewShot(setup);
 
     const runDir = runDirOf(ck.path);
     const outDir = opts.out ?? join(runDir ?? dirname(ck.path), 'eval');
@@ -64,9 +80,10 @@ export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Pro
       outDir,
       meta: {
         checkpoint: ck.path, step: ck.meta.step, epoch: ck.meta.epoch, method: ck.meta.method, recipe: recipe.name,
-        train_split: kind === 'fewshot' ? undefined : evalTrain?.name, test_split: evalTest.name,
+        train_split: TEST_ONLY.includes(kind) ? undefined : evalTrain?.name, test_split: evalTest.name,
       },
-      metrics: metricsPath && existsSync(metricsPath) ? readMetrics(metricsPath) : [],
+      // The k-NN-over-training curve belongs to the k-NN / probe reports.
+      metrics: metricsPath && existsSync(metricsPath) && !embeds ? readMetrics(metricsPath) : [],
       classNames: evalTest.classNames ?? evalTrain?.classNames,
       numClasses: classes,
       plots: recipe.eval.plots,
@@ -74,13 +91,27 @@ export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Pro
       seed: recipe.train.seed,
       log: stderr,
     });
+    if (ev.files?.length) attachFiles(written, ev.files, outDir);
     for (const line of summary(written.report)) say(line);
     say(`report: ${written.json}`);
     for (const p of written.plots) say(`plot: ${p}`);
+    for (const p of (written.report.files as { other?: string[] }).other ?? []) say(`file: ${p}`);
     return written.report;
   } finally {
     closeSplits(splits);
   }
+}
+
+/** Writes retrieval.png / calibration.json / ... next to the report and lists them in its JSON. */
+function attachFiles(written: ReturnType<typeof writeReport>, files: NonNullable<EmbeddingEvaluated<unknown>['files']>, outDir: string): void {
+  const other: string[] = [];
+  for (const f of files) {
+    const p = join(outDir, f.name);
+    writeFileSync(p, f.data);
+    (f.plot ? written.plots : other).push(p);
+  }
+  written.report.files = { json: written.json, plots: written.plots, ...(other.length ? { other } : {}) };
+  writeFileSync(written.json, JSON.stringify(written.report, null, 2) + '\n');
 }
 
 function summary(r: Record<string, unknown>): string[] {
@@ -96,6 +127,22 @@ function summary(r: Record<string, unknown>): string[] {
         `linear probe (${n('epochs')} epochs, weight decay ${n('weight_decay')} chosen on a ${pct(n('val_fraction'))} validation split):`,
         `  test top-1 ${pct(n('top1'))}  top-5 ${pct(n('top5'))}  (final epoch; backbone unchanged, sha256 ${String(r.backbone_sha256).slice(0, 12)})`,
       ];
+    case 'retrieval': {
+      const rec = r.recall_at as Record<string, number>;
+      return [
+        `retrieval (${String(r.embedding)}, cosine, leave-one-out) on ${n('n_test')} test items of ${n('num_classes')} classes: ${n('num_queries')} queries, ${n('skipped_queries')} skipped (single-item class):`,
+        `  P@1 ${pct(n('precision_at_1'))}  R-precision ${pct(n('r_precision'))}  MAP@R ${pct(n('map_at_r'))}  `
+          + Object.entries(rec).map(([k, v]) => `R@${k} ${pct(v)}`).join(' '),
+      ];
+    }
+    case 'verify': {
+      const p = r.pairs as { same: number; different: number; sampling: string };
+      return [
+        `verification (${String(r.embedding)}, cosine) on ${p.same} same-class / ${p.different} different-class pairs (${p.sampling}):`,
+        `  ROC AUC ${n('auc').toFixed(4)}  EER ${pct(n('eer'))} (threshold ${n('eer_threshold').toFixed(4)})`,
+        `  threshold ${n('threshold').toFixed(4)} for FAR ${n('far')}: measured FAR ${n('far_measured').toExponential(2)}, TAR ${pct(n('tar'))}`,
+      ];
+    }
     default:
       return [
         `few-shot ${n('ways')}-way ${n('shots')}-shot, ${n('queries')} queries per class, ${n('episodes')} episodes on classes [${(r.classes as number[]).join(', ')}]:`,

@@ -33,9 +33,14 @@ export function buildProgram(): Command {
     .action(async (recipe, opts) => (await import('./pretrain.ts')).pretrainCommand(recipe, opts));
 
   const ev = program.command('eval').description('evaluate a checkpoint\'s frozen backbone');
-  for (const kind of ['knn', 'linear', 'fewshot'] as const) {
+  const evalKinds = {
+    knn: 'weighted k-NN accuracy', linear: 'linear probe accuracy', fewshot: 'n-way k-shot episodes',
+    retrieval: 'leave-one-out retrieval on the test split: P@1, R-precision, MAP@R, Recall@K (+ retrieval.png)',
+    verify: 'same/different pairs: ROC AUC, equal error rate, threshold at eval.verify.far -> calibration.json',
+  } as const;
+  for (const kind of Object.keys(evalKinds) as (keyof typeof evalKinds)[]) {
     ev.command(kind)
-      .description(kind === 'knn' ? 'weighted k-NN accuracy' : kind === 'linear' ? 'linear probe accuracy' : 'n-way k-shot episodes')
+      .description(evalKinds[kind])
       .argument('[recipe]', 'recipe YAML file (default: the one saved with the checkpoint)')
       .requiredOption('--checkpoint <path>', 'run folder, its ckpt/ folder, or a ckpt/step-* folder')
       .option('--set <key=value>', 'override a recipe key (repeatable)', collect, [])

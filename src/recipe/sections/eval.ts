@@ -26,6 +26,25 @@ export interface FewShotConfig {
   classes: number[];
 }
 
+/** `selfsup eval retrieval`: leave-one-out retrieval on the test split (see src/eval/retrieval.ts). */
+export interface RetrievalConfig {
+  /** Most query rows per similarity tile. */
+  query_tile: number;
+  /** Cap on rows x neighbour-list length per tile; tiles of queries from big classes get fewer rows (memory bound, results unchanged). */
+  max_entries: number;
+  /** Queries drawn in retrieval.png (one per class), each with its nearest neighbours. */
+  sheet_queries: number;
+  sheet_neighbours: number;
+}
+
+/** `selfsup eval verify`: same/different pairs, ROC, equal error rate, threshold (see src/eval/verify.ts). */
+export interface VerifyConfig {
+  /** False-accept rate the calibration threshold is chosen for. */
+  far: number;
+  /** Most pairs scored (half same-class, half different-class); every pair when the split has no more. */
+  max_pairs: number;
+}
+
 export interface EvalConfig {
   knn_k: number;
   knn_t: number;
@@ -44,7 +63,19 @@ export interface EvalConfig {
   plots: boolean;
   /** Most test points drawn in the 2-D embedding map (UMAP cost grows with it). */
   map_points: number;
+  /**
+   * What retrieval / verification embed with: the backbone's features or the projection head's output.
+   * The three keys below are always filled from a recipe (schema defaults); they are optional only so
+   * that hand-built configs need not spell them out (absent = the defaults).
+   */
+  embedding?: 'backbone' | 'head';
+  retrieval?: RetrievalConfig;
+  verify?: VerifyConfig;
 }
+
+/** The schema's defaults for the optional keys above (for configs built by hand). */
+export const DEFAULT_RETRIEVAL: RetrievalConfig = { query_tile: 256, max_entries: 4194304, sheet_queries: 8, sheet_neighbours: 8 };
+export const DEFAULT_VERIFY: VerifyConfig = { far: 0.001, max_pairs: 200000 };
 
 /** JSON Schema (Ajv 8, run with useDefaults) for the `eval` section. */
 export const evalSchema = {
@@ -90,5 +121,26 @@ export const evalSchema = {
     },
     plots: { type: 'boolean', default: true },
     map_points: { type: 'integer', minimum: 0, default: 2000 },
+    embedding: { enum: ['backbone', 'head'], default: 'backbone', description: 'retrieval / verify embed with the backbone features or the projection head output' },
+    retrieval: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        query_tile: { type: 'integer', minimum: 1, default: 256 },
+        max_entries: { type: 'integer', minimum: 1, default: 4194304, description: 'cap on query rows x neighbour-list length per tile' },
+        sheet_queries: { type: 'integer', minimum: 0, default: 8 },
+        sheet_neighbours: { type: 'integer', minimum: 1, default: 8 },
+      },
+    },
+    verify: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        far: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.001 },
+        max_pairs: { type: 'integer', minimum: 2, default: 200000 },
+      },
+    },
   },
 } as const;
