@@ -127,7 +127,7 @@ export async function evaluateRetrieval(s: EmbeddingEvalSetup): Promise<Embeddin
     + `P@1 ${pct(m.precision_at_1)} R-precision ${pct(m.r_precision)} MAP@R ${pct(m.map_at_r)}`);
   const files: ExtraFile[] = [];
   if (sheet) {
-    files.push({ name: 'retrieval.png', plot: true, data: drawRetrievalSheet(sheet, `query | nearest ${rc.sheet_neighbours} (green: same class)`) });
+    files.push({ name: 'retrieval.png', plot: true, data: drawRetrievalSheet(sheet, `query, then its ${rc.sheet_neighbours} nearest (green: same class, red: other)`) });
   }
   return {
     report: { kind: 'retrieval', ...base(f, s, labels, h), ...m },

@@ -68,7 +68,7 @@ export function drawRetrievalSheet(rows: SheetRow[], title: string): Buffer {
       const x = GAP + box + QUERY_GAP + j * (box + GAP);
       c.fillRect(x, y, box, box, nb.same ? SAME : DIFFERENT);
       drawCell(c, nb.cell, x + FRAME, y + FRAME, zoom);
-      c.text(x, y + box + 3, nb.similarity.toFixed(2), nb.same ? SAME : DIFFERENT);
+      c.text(x, y + box + 3, nb.similarity.toFixed(3), nb.same ? SAME : DIFFERENT);
     });
   });
   return c.toPng();
