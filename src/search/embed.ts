@@ -1,0 +1,158 @@
+// `embedImages`: images -> frozen backbone -> an index folder, incrementally.
+// A run compares the source with the index (path + size + mtime for folders,
+// pixel hash for recipe data), drops rows whose image is gone or changed,
+// embeds only what is new, committing every batch, and finally brings the
+// search engine up to date. Killed anywhere, the next run resumes from the
+// last commit: no duplicate rows, no missing ones.
+import path from 'node:path';
+import { Progress } from '../log/progress.ts';
+import { UserError } from '../util/errors.ts';
+import type { EngineName } from './engine.ts';
+import { HNSW_DEFAULTS, type HnswConfig } from './hnsw.ts';
+import { INDEX_FORMAT, INDEX_VERSION, type IndexManifest } from './manifest.ts';
+import { loadEmbedder, type Embedder, type ModelSource } from './model.ts';
+import { folderSource, recipeSource, type ImageSource, type SourceItem } from './sources.ts';
+import { IndexStore } from './store.ts';
+import { syncEngine } from './sync.ts';
+
+export interface EmbedOptions extends ModelSource {
+  /** A folder of images (ids = paths relative to it) ... */
+  images?: string;
+  /** ... or a recipe whose data source to embed (ids = split/index). */
+  recipe?: string;
+  /** `key=value` overrides of that recipe. */
+  sets?: string[];
+  /** The index folder (created, or updated incrementally). */
+  out: string;
+  engine?: EngineName;
+  hnsw?: Partial<HnswConfig>;
+  /** postgres: database URL (default $SELFSUP_DB) and table (default derived from the index folder). */
+  db?: string;
+  table?: string;
+  /** Images per batch, and per commit (default 128). */
+  batchSize?: number;
+  quiet?: boolean;
+  log?: (msg: string) => void;
+  /** An already loaded model (the API may embed several folders with one). */
+  embedder?: Embedder;
+}
+
+export interface EmbedResult {
+  index: string;
+  count: number;
+  added: number;
+  removed: number;
+  unchanged: number;
+  skipped: { id: string; reason: string }[];
+  engine: EngineName;
+  dim: number;
+  fingerprint: string;
+  seconds: number;
+  images_per_sec: number;
+}
+
+export async function embedImages(opts: EmbedOptions): Promise<EmbedResult> {
+  const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  if ((opts.images === undefined) === (opts.recipe === undefined)) throw new UserError('embed: give the images with --images DIR or a RECIPE (one of them)');
+  const engine = opts.engine ?? 'hnsw';
+  if (!['hnsw', 'exact', 'postgres'].includes(engine)) throw new UserError(`--engine: '${engine}' is not an engine; valid: hnsw, exact, postgres`);
+  const bs = opts.batchSize ?? 128;
+  if (!(Number.isInteger(bs) && bs >= 1)) throw new UserError(`--batch-size: expected a positive integer, got ${bs}`);
+  const hnsw = { ...HNSW_DEFAULTS, ...opts.hnsw };
+  const embedder = opts.embedder ?? loadEmbedder(opts);
+  const started = Date.now();
+  let source: ImageSource | undefined;
+  let store: IndexStore | undefined;
+  try {
+    const p = embedder.preprocessing;
+    source = opts.images !== undefined ? folderSource(opts.images, p)
+      : await recipeSource(opts.recipe!, opts.sets ?? [], p, embedder.recipe.train.seed, log);
+    if (source.items.length === 0) throw new UserError(`--images: no images in ${opts.images} (expected files sharp reads: .jpg .png .webp ...)`);
+    const out = path.resolve(opts.out);
+    store = IndexStore.open(out, () => freshManifest(embedder, source!.describe, engine));
+    checkCompatible(store.manifest, embedder, source.describe, out);
+
+    const { keep, todo } = plan(store, source);
+    const removed = store.manifest.count - keep.length;
+    if (removed > 0) store.compact(keep);
+    if (keep.length > 0 || removed > 0) log(`embed: ${keep.length} images unchanged, ${removed} removed or changed, ${todo.length} to embed`);
+    const skipped = await embedNew(store, source, embedder, todo, bs, opts.quiet ?? false, log);
+    const embedSecs = (Date.now() - started) / 1000;
+    if (store.manifest.count === 0) throw new UserError(`embed: no image could be decoded (first: ${skipped[0]?.id}: ${skipped[0]?.reason})`);
+    await syncEngine(store, { engine, hnsw, db: opts.db, table: opts.table, log, quiet: opts.quiet ?? false });
+    const added = todo.length - skipped.length;
+    return {
+      index: out, count: store.manifest.count, added, removed, unchanged: keep.length, skipped, engine, dim: embedder.dim,
+      fingerprint: embedder.model.fingerprint, seconds: (Date.now() - started) / 1000,
+      images_per_sec: added > 0 ? added / embedSecs : 0,
+    };
+  } finally {
+    store?.close();
+    source?.close();
+    if (!opts.embedder) embedder.dispose();
+  }
+}
+
+function freshManifest(e: Embedder, source: IndexManifest['source'], engine: EngineName): IndexManifest {
+  return {
+    format: INDEX_FORMAT, version: INDEX_VERSION, model: e.model, preprocessing: e.preprocessing, dim: e.dim, count: 0, source,
+    vectors: { file: 'vectors.0.f32', dtype: 'float32', byte_order: 'little', normalized: true, bytes: 0 },
+    ids: { file: 'ids.0.jsonl', bytes: 0 },
+    engine: { name: engine, count: 0, extent: 0 },
+    generation: 0, updated: '',
+  };
+}
+
+/** An existing index may only grow with the same model and the same images' root. */
+function checkCompatible(m: IndexManifest, e: Embedder, source: IndexManifest['source'], dir: string): void {
+  if (m.model.fingerprint !== e.model.fingerprint) {
+    throw new UserError(`${dir} was built by model ${m.model.fingerprint.slice(0, 12)} (${m.model.checkpoint}), not by ${e.model.fingerprint.slice(0, 12)} (${e.model.checkpoint}); use another --out or delete the index`);
+  }
+  if (m.dim !== e.dim) throw new UserError(`${dir}: index vectors have ${m.dim} dimensions, the model gives ${e.dim}`);
+  const a = JSON.stringify(m.source);
+  const b = JSON.stringify(source);
+  if (a !== b) throw new UserError(`${dir} indexes ${a}, not ${b}; use another --out`);
+}
+
+/** Rows to keep (ascending; the first row of an id wins) and items to embed (in source order). */
+function plan(store: IndexStore, source: ImageSource): { keep: number[]; todo: SourceItem[] } {
+  const byId = new Map(source.items.map((it) => [it.id, it]));
+  const { ids } = store.rows();
+  const keep: number[] = [];
+  const have = new Set<string>();
+  ids.forEach((e, r) => {
+    const it = byId.get(e.id);
+    if (it && !have.has(e.id) && source.same(e, it)) { keep.push(r); have.add(e.id); }
+  });
+  return { keep, todo: source.items.filter((it) => !have.has(it.id)) };
+}
+
+async function embedNew(
+  store: IndexStore, source: ImageSource, embedder: Embedder, todo: SourceItem[], bs: number, quiet: boolean, log: (m: string) => void,
+): Promise<{ id: string; reason: string }[]> {
+  const skipped: { id: string; reason: string }[] = [];
+  if (todo.length === 0) return skipped;
+  const bar = new Progress({ title: 'embed', total: todo.length, unit: 'images', quiet });
+  bar.start();
+  // Decode the next batch while the backbone works on this one.
+  const load = (s: number) => {
+    const p = source.load(todo.slice(s, s + bs));
+    p.catch(() => {}); // awaited below; this only keeps a failure from counting as unhandled meanwhile
+    return p;
+  };
+  let next = load(0);
+  for (let s = 0; s < todo.length; s += bs) {
+    const loaded = await next;
+    if (s + bs < todo.length) next = load(s + bs);
+    for (const f of loaded.failed) {
+      skipped.push(f);
+      if (skipped.length <= 20) log(`embed: warning: skipping undecodable image ${f.id} (${f.reason})`);
+    }
+    if (loaded.batch) store.append(loaded.entries, await embedder.embed(loaded.batch));
+    const done = Math.min(s + bs, todo.length);
+    bar.update(done, done - s);
+  }
+  bar.stop();
+  if (skipped.length > 0) log(`embed: ${skipped.length} undecodable image(s) skipped (first: ${skipped[0].id})`);
+  return skipped;
+}
