@@ -12,18 +12,20 @@
 // Queries whose class has no other member cannot be scored and are skipped and
 // counted. Means are over the scored queries (PML's global average).
 //
-// Memory: queries go through in tiles against the whole bank with a running
-// top-(L+1) per row (nearestNeighbours), L = max(R, largest K); no n x n matrix
-// exists. The list length is exact per class (never truncated, unlike PML's
-// 1023 cap), so a class with huge R would make a tile big: queries are ordered
-// by R and a tile stops growing when rows x list length would pass max_entries,
-// so a class of 50k images is scored a few rows at a time, still exactly.
+// Memory and exactness: queries go through in tiles; a tile's similarities to
+// the whole bank (rows x n floats, one matMul) are its only large buffer, and
+// the tile's row count is cut so that block stays within max_entries (default
+// 4M floats, 16 MB: 40 rows at n = 100k). No n x n matrix ever exists. Per
+// row, the top L+1 (L = max(R, largest K)) are selected and sorted exactly, so
+// no neighbour list is ever truncated (PML's docs warn that its MAP@R and
+// R-precision are right only when its k covers the largest class); a class of
+// 10k images costs a sort of 10k entries per query, nothing more.
+import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/types.ts';
 import type { Module } from '../models/module.ts';
 import { DEFAULT_RETRIEVAL, type EvalConfig } from '../recipe/sections/eval.ts';
 import { extractFeatures, type EvalTransform } from './features.ts';
 import { assertWeightsUnchanged, weightsHash } from './guard.ts';
-import { nearestNeighbours } from './knn.ts';
 
 /** The K of Recall@K, as the deep-metric-learning papers report it; also the JSON keys of `recall_at`. */
 export const RECALL_KS: readonly number[] = [1, 2, 4, 8];
@@ -47,10 +49,8 @@ export interface RetrievalOptions {
   tile?: number;
   /** K values of Recall@K (default 1, 2, 4, 8). */
   ks?: readonly number[];
-  /** Cap on query rows x neighbour-list length per tile (default 2^22 entries, ~32 MB). */
+  /** Cap on query rows x bank size per tile, the tile's similarity block (default 2^22 floats, 16 MB). */
   maxEntries?: number;
-  /** Bank rows per similarity chunk (default 4096). */
-  bankChunk?: number;
 }
 
 /** What the trainer prints as retrieval_before / retrieval_after. */
@@ -82,7 +82,7 @@ export function scoreRanking(same: ArrayLike<number | boolean>, r: number): Quer
  * Leave-one-out retrieval metrics of row-major, L2-normalized `features` (`dim` floats per item)
  * with one label per item. Ties in similarity rank the lower item index first, and the query
  * itself is removed by index, so exact duplicates of the query count as ordinary neighbours.
- * The result does not depend on `tile`, `maxEntries` or `bankChunk`.
+ * The result does not depend on `tile` or `maxEntries`.
  */
 export function retrievalMetrics(features: Float32Array, labels: Int32Array, dim: number, opts: RetrievalOptions = {}): RetrievalMetrics {
   const n = labels.length;
@@ -90,50 +90,89 @@ export function retrievalMetrics(features: Float32Array, labels: Int32Array, dim
   const ks = [...(opts.ks ?? RECALL_KS)];
   if (ks.some((k) => !Number.isInteger(k) || k < 1)) throw new Error(`retrievalMetrics: Recall@K needs positive integer K, got [${ks}]`);
   const kMax = Math.max(1, ...ks);
-  const tile = Math.max(1, Math.floor(opts.tile ?? 256));
-  const budget = Math.max(1, Math.floor(opts.maxEntries ?? 1 << 22));
+  // Rows per tile: the tile's similarity block (rows x n floats) stays within the budget.
+  const rowsPerTile = Math.max(1, Math.min(Math.floor(opts.tile ?? 256), Math.floor((opts.maxEntries ?? 1 << 22) / Math.max(1, n))));
 
   const counts = new Map<number, number>();
   for (const y of labels) counts.set(y, (counts.get(y) ?? 0) + 1);
   const rOf = (i: number) => counts.get(labels[i])! - 1;
-  // Ascending R (then index): each tile's list length is set by its last row, so few rows pay for a big class.
-  const order = Array.from({ length: n }, (_, i) => i).filter((i) => rOf(i) > 0).sort((a, b) => rOf(a) - rOf(b) || a - b);
-  const listLen = (i: number) => Math.min(n - 1, Math.max(rOf(i), kMax));
+  const queries = Array.from({ length: n }, (_, i) => i).filter((i) => rOf(i) > 0);
 
   let p1 = 0, rp = 0, ap = 0;
   const recall = new Float64Array(ks.length);
-  let pos = 0;
-  while (pos < order.length) {
-    let end = pos + 1;
-    while (end < order.length && end - pos < tile && (end - pos + 1) * (listLen(order[end]) + 1) <= budget) end++;
-    const rows = order.slice(pos, end);
-    const len = listLen(rows[rows.length - 1]);
-    const query = new Float32Array(rows.length * dim);
-    rows.forEach((qi, r) => query.set(features.subarray(qi * dim, (qi + 1) * dim), r * dim));
-    // One more than needed: the query finds itself among its own neighbours (normally first).
-    // Bank chunks at least as long as the list: merging a running top-k costs rows x k per chunk.
-    const chunk = Math.max(opts.bankChunk ?? 4096, len + 1);
-    const nb = nearestNeighbours(features, query, dim, len + 1, chunk, rows.length);
-    const same = new Uint8Array(len);
-    rows.forEach((qi, r) => {
-      let m = 0;
-      for (let j = 0; j < nb.k && m < len; j++) {
-        const idx = nb.indices[r * nb.k + j];
-        if (idx !== qi) same[m++] = labels[idx] === labels[qi] ? 1 : 0;
-      }
-      const s = scoreRanking(same.subarray(0, m), rOf(qi));
-      p1 += s.p1; rp += s.rp; ap += s.ap;
-      ks.forEach((k, t) => { if (s.firstHit < k) recall[t]++; });
-    });
-    pos = end;
+  const bank = queries.length ? tf.tensor2d(features, [n, dim]) : undefined;
+  const scratch = new Float32Array(n);
+  const same = new Uint8Array(n);
+  try {
+    for (let t0 = 0; t0 < queries.length; t0 += rowsPerTile) {
+      const rows = queries.slice(t0, t0 + rowsPerTile);
+      const q = new Float32Array(rows.length * dim);
+      rows.forEach((qi, r) => q.set(features.subarray(qi * dim, (qi + 1) * dim), r * dim));
+      const block = tf.tidy(() => tf.matMul(tf.tensor2d(q, [rows.length, dim]), bank!, false, true));
+      const sims = block.dataSync() as Float32Array;
+      block.dispose();
+      rows.forEach((qi, r) => {
+        // The first L non-self places decide every metric; the query is among the top L+1 or not at all.
+        const len = Math.min(n - 1, Math.max(rOf(qi), kMax));
+        const top = topKIndices(sims.subarray(r * n, (r + 1) * n), len + 1, scratch);
+        let m = 0;
+        for (let j = 0; j < top.length && m < len; j++) if (top[j] !== qi) same[m++] = labels[top[j]] === labels[qi] ? 1 : 0;
+        const s = scoreRanking(same.subarray(0, m), rOf(qi));
+        p1 += s.p1; rp += s.rp; ap += s.ap;
+        ks.forEach((k, t) => { if (s.firstHit < k) recall[t]++; });
+      });
+    }
+  } finally {
+    bank?.dispose();
   }
-  const q = order.length;
+  const q = queries.length;
   const mean = (x: number) => (q > 0 ? x / q : NaN);
   return {
     precision_at_1: mean(p1), r_precision: mean(rp), map_at_r: mean(ap),
     recall_at: Object.fromEntries(ks.map((k, t) => [String(k), mean(recall[t])])),
     num_queries: q, skipped_queries: n - q, num_classes: counts.size,
   };
+}
+
+/**
+ * Indices of the `k` largest values of `row`, ordered by value (descending) then index
+ * (ascending): the k-th largest value is found by quickselect on a copy, every index above it
+ * is kept, ties at it fill up in index order, and only those k are sorted. O(n + k log k), on
+ * typed arrays (tf.topk builds an object per element and was the bottleneck for large k).
+ */
+export function topKIndices(row: Float32Array, k: number, scratch: Float32Array = new Float32Array(row.length)): Int32Array {
+  const n = row.length;
+  const kk = Math.max(0, Math.min(k, n));
+  const out = new Int32Array(kk);
+  if (kk === 0) return out;
+  const a = scratch.subarray(0, n);
+  a.set(row);
+  const kth = selectDescending(a, kk - 1);
+  let m = 0;
+  for (let i = 0; i < n; i++) if (row[i] > kth) out[m++] = i;
+  for (let i = 0; i < n && m < kk; i++) if (row[i] === kth) out[m++] = i;
+  return out.sort((x, y) => row[y] - row[x] || x - y);
+}
+
+/** The value that would sit at position `k` if `a` were sorted descending (reorders `a`). */
+function selectDescending(a: Float32Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    // Median of three as pivot, then a three-way split: [> pivot | == pivot | < pivot].
+    const mid = (lo + hi) >> 1;
+    const x = a[lo], y = a[mid], z = a[hi];
+    const pivot = x > y ? (y > z ? y : x > z ? z : x) : (x > z ? x : y > z ? z : y);
+    let lt = lo, i = lo, gt = hi;
+    while (i <= gt) {
+      const v = a[i];
+      if (v > pivot) { a[i] = a[lt]; a[lt] = v; lt++; i++; } else if (v < pivot) { a[i] = a[gt]; a[gt] = v; gt--; } else i++;
+    }
+    if (k < lt) hi = lt - 1;
+    else if (k > gt) lo = gt + 1;
+    else return pivot;
+  }
+  return a[k];
 }
 
 /** Number of distinct labels. */

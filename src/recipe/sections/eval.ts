@@ -30,7 +30,7 @@ export interface FewShotConfig {
 export interface RetrievalConfig {
   /** Most query rows per similarity tile. */
   query_tile: number;
-  /** Cap on rows x neighbour-list length per tile; tiles of queries from big classes get fewer rows (memory bound, results unchanged). */
+  /** Cap on query rows x test items per tile (its similarity block, floats): big test sets get fewer rows per tile (memory bound, results unchanged). */
   max_entries: number;
   /** Queries drawn in retrieval.png (one per class), each with its nearest neighbours. */
   sheet_queries: number;
@@ -128,7 +128,7 @@ export const evalSchema = {
       default: {},
       properties: {
         query_tile: { type: 'integer', minimum: 1, default: 256 },
-        max_entries: { type: 'integer', minimum: 1, default: 4194304, description: 'cap on query rows x neighbour-list length per tile' },
+        max_entries: { type: 'integer', minimum: 1, default: 4194304, description: 'cap on query rows x test items per tile (floats of its similarity block)' },
         sheet_queries: { type: 'integer', minimum: 0, default: 8 },
         sheet_neighbours: { type: 'integer', minimum: 1, default: 8 },
       },
