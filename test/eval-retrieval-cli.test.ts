@@ -97,7 +97,8 @@ describe('selfsup eval retrieval | verify (command)', () => {
   it('bad input is a user error: missing checkpoint, head without a head, no labelled test split', async () => {
     await expect(evalCommand('retrieval', { checkpoint: join(noHead.run, 'nope'), sets: [], json: true })).rejects.toThrow(UserError);
     await expect(evalCommand('retrieval', { checkpoint: noHead.run, sets: ['eval.embedding=head'], json: true })).rejects.toThrow(/eval\.embedding.*no 'head\/\.\.\.' variables/);
-    await expect(evalCommand('verify', { checkpoint: withHead.run, sets: ['data.eval_test=none'], json: true })).rejects.toThrow(UserError);
+    await expect(evalCommand('verify', { checkpoint: withHead.run, sets: ['data.eval_test=none'], json: true })).rejects.toThrow(/data\.eval_test/);
+    await expect(evalCommand('retrieval', { checkpoint: withHead.run, sets: ['eval.embedding=head', 'model.head_out=0'], json: true })).rejects.toThrow(/eval\.embedding.*head_out/);
     await expect(evalCommand('retrieval', { checkpoint: withHead.run, sets: ['eval.embedding=tail'], json: true })).rejects.toThrow(/eval\.embedding/);
   });
 

@@ -7,6 +7,9 @@ import { retrievalMetrics, retrievalScore, scoreRanking, topKIndices, type Retri
 import { loadRecipe } from '../src/recipe/index.ts';
 import { DEFAULT_RECIPE } from '../src/cli/common.ts';
 import { Rng } from '../src/util/rng.ts';
+import { UserError } from '../src/util/errors.ts';
+import { composeEmbedder } from '../src/eval/embedder.ts';
+import { evaluateRetrieval, evaluateVerify } from '../src/eval/evaluate-retrieval.ts';
 
 beforeAll(async () => { await tf.setBackend('cpu'); });
 
@@ -181,5 +184,18 @@ describe('retrievalScore (library call of the trainer)', () => {
     expect(s!.precision_at_1).toBe(1);
     expect(await retrievalScore(firstTwo, new MemoryDataset('nolabels', pixelsOf(rows), 2, 2, 1), cfg, transform)).toBeUndefined();
     expect(await retrievalScore(firstTwo, new MemoryDataset('one', pixelsOf(rows), 2, 2, 1, new Int32Array(6)), cfg, transform)).toBeUndefined();
+  });
+
+  it('evaluateRetrieval / evaluateVerify refuse splits they cannot score, naming the split', async () => {
+    const embedder = composeEmbedder({ ...firstTwo, featureDim: 2, config: {} });
+    const rows = [[200, 10], [180, 30], [20, 190], [10, 200]];
+    const run = (labels?: Int32Array) => ({
+      embedder, test: new MemoryDataset('pts', pixelsOf(rows), 2, 2, 1, labels), transform, config: cfg, seed: 0, plots: false,
+    });
+    await expect(evaluateRetrieval(run())).rejects.toThrow(/pts: the test split has no labels/);
+    await expect(evaluateVerify(run(new Int32Array(4)))).rejects.toThrow(/at least 2 classes.*it has 1/);
+    await expect(evaluateRetrieval(run(Int32Array.from([0, 1, 2, 3])))).rejects.toThrow(UserError);
+    const ok = await evaluateRetrieval(run(Int32Array.from([0, 0, 1, 1])));
+    expect(ok.report).toMatchObject({ kind: 'retrieval', precision_at_1: 1, map_at_r: 1, num_queries: 4, n_test: 4, feature_dim: 2 });
   });
 });

@@ -55,7 +55,9 @@ export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Pro
   try {
     const { evalTrain, evalTest } = splits;
     if (!evalTest || (!TEST_ONLY.includes(kind) && !evalTrain)) {
-      throw new UserError(`data: eval ${kind} needs labelled splits; set data.eval_train and data.eval_test (or eval_test: holdout) in the recipe`);
+      throw new UserError(TEST_ONLY.includes(kind)
+        ? `data: eval ${kind} needs a labelled test split; set data.eval_test (a labelled split, or holdout) in the recipe`
+        : `data: eval ${kind} needs labelled splits; set data.eval_train and data.eval_test (or eval_test: holdout) in the recipe`);
     }
     const { evalTransform } = buildAugmenter(recipe, splits.pretrain.channels);
     const classes = Math.max(evalTrain ? numClasses(evalTrain) : 0, numClasses(evalTest));
