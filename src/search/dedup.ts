@@ -12,7 +12,7 @@ import type { SearchIndex } from './open.ts';
  * (JPEG re-encoded at another quality, 1-pixel crops) score above it, distinct
  * images below it.
  */
-export const DEFAULT_DEDUP_THRESHOLD = 0.995;
+export const DEFAULT_DEDUP_THRESHOLD = 0.99975;
 
 export interface DupMember {
   id: string;

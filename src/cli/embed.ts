@@ -1,0 +1,48 @@
+// `selfsup embed (--checkpoint PATH | --model DIR) (--images DIR | RECIPE) --out INDEX`:
+// a thin layer over embedImages (src/search/embed.ts).
+import { embedImages, type EmbedResult } from '../search/embed.ts';
+import type { EngineName } from '../search/engine.ts';
+import { UserError } from '../util/errors.ts';
+import { chooseBackend, printJson, stderr } from './common.ts';
+
+export interface EmbedCliOptions {
+  checkpoint?: string;
+  model?: string;
+  images?: string;
+  out: string;
+  engine: string;
+  db?: string;
+  table?: string;
+  set: string[];
+  batchSize?: number;
+  connectivity?: number;
+  expansionAdd?: number;
+  expansionSearch?: number;
+  backend: string;
+  threads?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export async function embedSubcommand(recipe: string | undefined, o: EmbedCliOptions): Promise<EmbedResult> {
+  if ((o.checkpoint === undefined) === (o.model === undefined)) throw new UserError('embed: give the model with --checkpoint PATH or --model DIR (one of them)');
+  if (recipe !== undefined && o.images !== undefined) throw new UserError('embed: give either --images DIR or a RECIPE, not both');
+  if (recipe === undefined && o.images === undefined) throw new UserError('embed: give the images with --images DIR or a RECIPE');
+  await chooseBackend(o.backend, o.threads, stderr);
+  const hnsw = Object.fromEntries(Object.entries({
+    connectivity: o.connectivity, expansion_add: o.expansionAdd, expansion_search: o.expansionSearch,
+  }).filter(([, v]) => v !== undefined).map(([k, v]) => {
+    if (!(Number.isInteger(v) && v! >= 1)) throw new UserError(`--${k.replace('_', '-')}: expected a positive integer, got ${v}`);
+    return [k, v];
+  }));
+  const r = await embedImages({
+    checkpoint: o.checkpoint, model: o.model, images: o.images, recipe, sets: o.set, out: o.out,
+    engine: o.engine as EngineName, db: o.db, table: o.table, batchSize: o.batchSize, hnsw, quiet: o.quiet, log: stderr,
+  });
+  const say = o.json ? stderr : (l: string) => process.stdout.write(`${l}\n`);
+  say(`index ${r.index}: ${r.count} images x ${r.dim} dims (${r.engine}); added ${r.added}, removed ${r.removed}, unchanged ${r.unchanged}`
+    + `${r.skipped.length ? `, skipped ${r.skipped.length} undecodable` : ''}; ${r.seconds.toFixed(1)} s`
+    + `${r.added ? `, ${r.images_per_sec.toFixed(1)} img/s` : ''}`);
+  if (o.json) printJson(r);
+  return r;
+}
