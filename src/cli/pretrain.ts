@@ -25,6 +25,7 @@ export async function pretrainCommand(recipePath: string | undefined, o: Pretrai
       `done: ${res.steps} steps, ${res.images} images in ${res.seconds.toFixed(1)} s (${res.imagesPerSecond.toFixed(1)} img/s on ${res.backend})`,
       `loss: ${res.firstLoss?.toFixed(4) ?? 'n/a'} -> ${res.finalLoss?.toFixed(4) ?? 'n/a'}`,
       `k-NN (k=${recipe.eval.knn_k}, T=${recipe.eval.knn_t}) top-1: random init ${pct(res.knnBefore?.top1)}, trained ${pct(res.knnAfter?.top1)}`,
+      ...(res.retrievalAfter ? [`retrieval MAP@R: ${recipe.model.init ? 'model.init' : 'random init'} ${pct(res.retrievalBefore?.map_at_r)}, trained ${pct(res.retrievalAfter.map_at_r)}; P@1 ${pct(res.retrievalBefore?.precision_at_1)} -> ${pct(res.retrievalAfter.precision_at_1)}`] : []),
       `checkpoint: ${res.checkpoint}`,
       ...(res.backbone ? [`backbone: ${res.backbone}`] : []),
     ];
@@ -33,7 +34,8 @@ export async function pretrainCommand(recipePath: string | undefined, o: Pretrai
       printJson({
         run_dir: res.runDir, backend: res.backend, method: res.method, steps: res.steps, images: res.images,
         seconds: res.seconds, images_per_sec: res.imagesPerSecond, first_loss: res.firstLoss, final_loss: res.finalLoss,
-        knn_before: res.knnBefore, knn_after: res.knnAfter, checkpoint: res.checkpoint, backbone: res.backbone,
+        knn_before: res.knnBefore, knn_after: res.knnAfter, retrieval_before: res.retrievalBefore, retrieval_after: res.retrievalAfter,
+        checkpoint: res.checkpoint, backbone: res.backbone,
       });
     } else {
       process.stdout.write(lines.join('\n') + '\n');

@@ -1,6 +1,8 @@
-// Builds the method a recipe names, with its backbone.
+// Builds the method a recipe names, with its backbone (random, or from model.init).
 import type { Recipe } from '../recipe/index.ts';
+import { isSupervised } from '../recipe/sections/method.ts';
 import { buildBackbone } from '../models/resnet.ts';
+import { initBackbone } from '../models/init.ts';
 import type { Backbone } from '../models/module.ts';
 import { Rng } from '../util/rng.ts';
 import { UserError } from '../util/errors.ts';
@@ -18,7 +20,16 @@ export async function buildMethod(r: Recipe): Promise<Method> {
   // Initialisation has its own stream so that it does not depend on anything else drawn.
   const rng = new Rng(`init:${r.train.seed}`);
   const backbone = backboneFromRecipe(r, rng);
-  switch (r.method.name) {
+  if (r.model.init) await initBackbone(backbone, r.model.init);
+  const name = r.method.name;
+  if (isSupervised(name)) {
+    const { buildSupervised } = await import('./supervised.ts');
+    return buildSupervised(r, name, backbone, rng);
+  }
+  if (r.model.head_out === 0) {
+    throw new UserError(`model.head_out: 0 (no head) is for the metric-learning methods; ${name} contrasts the head's output, so give it a width (e.g. 64)`);
+  }
+  switch (name) {
     case 'simclr':
       return new SimCLR(backbone, {
         temperature: r.method.temperature, headHidden: r.model.head_hidden, headOut: r.model.head_out,
@@ -30,9 +41,9 @@ export async function buildMethod(r: Recipe): Promise<Method> {
       try {
         mod = await import('./moco.ts');
       } catch {
-        throw new UserError(`method.name: '${r.method.name}' is not available in this build`);
+        throw new UserError(`method.name: '${name}' is not available in this build`);
       }
-      if (!mod.buildMoco) throw new UserError(`method.name: '${r.method.name}' is not available in this build`);
+      if (!mod.buildMoco) throw new UserError(`method.name: '${name}' is not available in this build`);
       return mod.buildMoco(r, backbone, rng);
     }
   }

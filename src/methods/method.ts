@@ -2,19 +2,23 @@
 // views becomes a loss, and what extra state it keeps. The trainer owns the loop,
 // the optimizer, checkpoints and logging.
 import type * as tf from '@tensorflow/tfjs';
-import type { Backbone, NamedVariable } from '../models/module.ts';
+import type { Backbone, Module, NamedVariable } from '../models/module.ts';
 
 export interface StepContext {
   /** Global step, 0-based, of the step being taken. */
   step: number;
   totalSteps: number;
   epoch: number;
+  /** Labels of the batch's images (when the data has them); metric-learning methods need them. */
+  labels?: Int32Array;
 }
 
 export interface Method {
   readonly name: string;
   /** The encoder being pretrained; what gets evaluated and exported. */
   readonly backbone: Backbone;
+  /** The projection head, when the method has one (what `eval.embedding: head` evaluates). */
+  readonly head?: Module;
   /** Variables the optimizer updates (backbone + heads on the gradient side). */
   trainable(): NamedVariable[];
   /** Everything else a checkpoint must hold to resume exactly: BN running stats, key encoder, queue... */

@@ -7,7 +7,9 @@ import { numClasses } from '../data/types.ts';
 import { SubsetDataset } from '../data/views.ts';
 import { evaluateKnn } from '../eval/evaluate.ts';
 import type { EvalTransform } from '../eval/features.ts';
-import type { Backbone } from '../models/module.ts';
+import type { Backbone, Module } from '../models/module.ts';
+import { composeEmbedder } from '../eval/embedder.ts';
+import { retrievalScore, type RetrievalScore } from '../eval/retrieval.ts';
 import type { EvalConfig } from '../recipe/sections/eval.ts';
 
 export interface KnnScore { top1: number; top5: number; k: number; temperature: number; nTrain: number; nTest: number }
@@ -21,4 +23,17 @@ export async function knnScore(backbone: Backbone, splits: Splits, cfg: EvalConf
   const classes = Math.max(numClasses(splits.evalTrain), numClasses(splits.evalTest));
   const { report } = await evaluateKnn({ backbone, train: bank, test: splits.evalTest, transform, config: cfg, numClasses: classes, seed: 0 });
   return { top1: report.top1, top5: report.top5, k: report.k, temperature: report.temperature, nTrain: report.n_train, nTest: report.n_test };
+}
+
+/**
+ * Retrieval on the labelled test split (leave-one-out: P@1, R-Precision, MAP@R,
+ * Recall@K), for every method: with data.class_split these are the classes the
+ * run never trained on. Undefined when the split has no labels or < 2 classes.
+ */
+export async function retrievalScoreOf(
+  method: { backbone: Backbone; head?: Module }, splits: Splits, cfg: EvalConfig, transform: EvalTransform,
+): Promise<RetrievalScore | undefined> {
+  if (!splits.evalTest?.labels) return undefined;
+  const embedder = cfg.embedding === 'head' && method.head ? composeEmbedder(method.backbone, method.head) : method.backbone;
+  return retrievalScore(embedder, splits.evalTest, cfg, transform);
 }

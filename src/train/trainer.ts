@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { closeSplits, openSplits } from '../data/index.ts';
 import { Loader } from '../data/loader.ts';
+import { samplerOption } from '../data/sampler.ts';
 import type { Splits } from '../data/types.ts';
 import type { EvalTransform } from '../eval/features.ts';
 import { EventWriter } from '../log/tensorboard.ts';
@@ -18,7 +19,9 @@ import { Rng } from '../util/rng.ts';
 import { UserError } from '../util/errors.ts';
 import { buildAugmenter, type Augmenter } from './augmenter.ts';
 import { listCheckpoints, loadCheckpoint, restoreVariables, saveCheckpoint, type NamedTensorSource } from './checkpoint.ts';
-import { knnScore, type KnnScore } from './monitor.ts';
+import { knnScore, retrievalScoreOf, type KnnScore } from './monitor.ts';
+import type { RetrievalScore } from '../eval/retrieval.ts';
+import { isSupervised } from '../recipe/sections/method.ts';
 import { writeRunPlots } from './run-plots.ts';
 import { ensureDir, runPaths, type RunPaths } from './run-folder.ts';
 import { Interrupted, NonFiniteError, StopSignal } from './signals.ts';
@@ -53,6 +56,9 @@ export interface PretrainResult {
   finalLoss?: number;
   knnBefore?: KnnScore;
   knnAfter?: KnnScore;
+  /** Retrieval on the labelled test split (unseen classes under data.class_split), before and after training. */
+  retrievalBefore?: RetrievalScore;
+  retrievalAfter?: RetrievalScore;
   checkpoint: string;
   backbone?: string;
 }
@@ -71,10 +77,19 @@ async function setUp(o: PretrainOptions): Promise<Run> {
   if (splits.pretrain.n < r.train.batch_size && r.train.drop_last) {
     throw new UserError(`train.batch_size: ${r.train.batch_size} is larger than the pretraining split (${splits.pretrain.n} images from ${splits.pretrain.name}) with train.drop_last: true`);
   }
+  if (isSupervised(r.method.name) && !splits.pretrain.labels) {
+    throw new UserError(`method.name: ${r.method.name} learns from labels, and the pretraining split ${splits.pretrain.name} has none; use labelled data (e.g. class subfolders) or a self-supervised method (simclr, mocov2, mocov3)`);
+  }
+  if (isSupervised(r.method.name) && r.data.sampler !== 'm_per_class') {
+    o.log?.(`note: ${r.method.name} with data.sampler: ${r.data.sampler} may see few same-class pairs per batch; data.sampler: m_per_class guarantees them`);
+  }
   const { augmenter, evalTransform } = buildAugmenter(r, splits.pretrain.channels);
   const method = await buildMethod(r);
   const optimizer = createOptimizer(r.optim, method.trainable());
-  const loader = new Loader(splits.pretrain, { batchSize: r.train.batch_size, dropLast: r.train.drop_last, seed: r.train.seed, shuffle: true, prefetch: 2 });
+  const loader = new Loader(splits.pretrain, {
+    batchSize: r.train.batch_size, dropLast: r.train.drop_last, seed: r.train.seed, shuffle: true, prefetch: 2, sampler: samplerOption(r.data),
+  });
+  if (loader.sampler) o.log?.(loader.sampler.describe());
   const stepsPerEpoch = loader.batchesPerEpoch();
   const scheduled = r.train.epochs * stepsPerEpoch;
   const totalSteps = r.train.max_steps > 0 ? Math.min(r.train.max_steps, scheduled) : scheduled;
@@ -149,12 +164,23 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
         run.metrics.write('knn', 0, 0, { top1: result.knnBefore.top1, top5: result.knnBefore.top5, when: 'init' });
         log(`k-NN (random init): top-1 ${(100 * result.knnBefore.top1).toFixed(2)}%  top-5 ${(100 * result.knnBefore.top5).toFixed(2)}%`);
       }
+      result.retrievalBefore = await retrievalScoreOf(run.method, run.splits, r.eval, run.evalTransform);
+      if (result.retrievalBefore) {
+        run.metrics.write('retrieval', 0, 0, { ...flatRetrieval(result.retrievalBefore), when: 'init' });
+        log(`retrieval (${r.model.init ? 'model.init' : 'random init'}): ${describeRetrieval(result.retrievalBefore)}`);
+      }
     }
     await trainLoop(run, o, step, result);
     result.knnAfter = await knnScore(run.method.backbone, run.splits, r.eval, run.evalTransform);
     if (result.knnAfter) {
       run.metrics.write('knn', result.steps, r.train.epochs, { top1: result.knnAfter.top1, top5: result.knnAfter.top5, when: 'final' });
       run.events?.scalar('eval/knn_top1', result.knnAfter.top1, result.steps);
+    }
+    result.retrievalAfter = await retrievalScoreOf(run.method, run.splits, r.eval, run.evalTransform);
+    if (result.retrievalAfter) {
+      run.metrics.write('retrieval', result.steps, r.train.epochs, { ...flatRetrieval(result.retrievalAfter), when: 'final' });
+      for (const [k, v] of Object.entries(flatRetrieval(result.retrievalAfter))) run.events?.scalar(`eval/${k}`, v, result.steps);
+      log(`retrieval (trained): ${describeRetrieval(result.retrievalAfter)}`);
     }
     writeRunPlots(run.paths.dir);
     if (o.exportBackbone !== false) {
@@ -186,7 +212,7 @@ async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result
       const startBatch = step - epoch * run.stepsPerEpoch;
       for await (const b of run.loader.epoch(epoch, startBatch)) {
         if (step >= run.totalSteps) break;
-        const ctx = { step, totalSteps: run.totalSteps, epoch };
+        const ctx = { step, totalSteps: run.totalSteps, epoch, labels: b.labels };
         // Views depend only on (seed, step): a resumed run sees exactly the same ones.
         const { view1, view2 } = run.augmenter.views(b.batch, new Rng(`views:${r.train.seed}:${step}`));
         const lr = run.lrAt(step);
@@ -246,4 +272,16 @@ async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result
     steps: step, seconds: secs, imagesPerSecond: secs > 0 ? result.images / secs : 0, finalLoss: lastLoss, checkpoint: lastCkpt,
   });
   run.metrics.write('summary', step, Math.floor(step / run.stepsPerEpoch), { loss: lastLoss, images_per_sec: result.imagesPerSecond, seconds: secs });
+}
+
+/** Retrieval numbers as flat scalars for metrics.jsonl and TensorBoard (recall_at.K -> recall_at_K). */
+function flatRetrieval(s: RetrievalScore): Record<string, number> {
+  const out: Record<string, number> = { precision_at_1: s.precision_at_1, r_precision: s.r_precision, map_at_r: s.map_at_r };
+  for (const [k, v] of Object.entries(s.recall_at)) out[`recall_at_${k}`] = v;
+  return out;
+}
+
+function describeRetrieval(s: RetrievalScore): string {
+  const p = (x: number) => `${(100 * x).toFixed(2)}%`;
+  return `P@1 ${p(s.precision_at_1)}  R-Precision ${p(s.r_precision)}  MAP@R ${p(s.map_at_r)} (${s.num_queries} queries)`;
 }

@@ -1,8 +1,19 @@
-// Recipe section `method`: which self-supervised method and its knobs. Keys that
-// a method does not use are accepted (so one recipe can switch method with
+// Recipe section `method`: which method and its knobs. Self-supervised methods
+// (simclr, mocov2, mocov3) learn from two views alone; the metric-learning ones
+// (supcon, triplet, contrastive, multisimilarity) also use labels. Keys that a
+// method does not use are accepted (so one recipe can switch method with
 // --set method.name=...), but each has one meaning.
+export const SELF_SUPERVISED = ['simclr', 'mocov2', 'mocov3'] as const;
+export const SUPERVISED = ['supcon', 'triplet', 'contrastive', 'multisimilarity'] as const;
+export type MethodName = (typeof SELF_SUPERVISED)[number] | (typeof SUPERVISED)[number];
+export type MinerName = 'auto' | 'none' | 'all' | 'batch_hard' | 'semi_hard' | 'multisimilarity';
+
+export function isSupervised(name: MethodName): name is (typeof SUPERVISED)[number] {
+  return (SUPERVISED as readonly string[]).includes(name);
+}
+
 export interface MethodConfig {
-  name: 'simclr' | 'mocov2' | 'mocov3';
+  name: MethodName;
   /** Softmax temperature of the contrastive loss. Unset in a recipe: the method's paper default (see METHOD_TEMPERATURE). */
   temperature: number;
   /** MoCo v2: number of negatives kept in the queue (a multiple of the batch size). */
@@ -19,6 +30,27 @@ export interface MethodConfig {
   predictor_hidden: number;
   /** MoCo: a non-affine batch norm on the head's output (as MoCo v3's projector ends); see src/methods/moco-bn.ts. */
   output_batch_norm: boolean;
+  /** Metric learning: which tuples the loss sees ('auto' = the method's usual miner, see DEFAULT_MINER). */
+  miner: MinerName;
+  /** Metric learning: cosine similarity or Euclidean distance, both on L2-normalized embeddings. */
+  distance: 'cosine' | 'l2';
+  /** triplet: margin between the positive and the negative distance (also the semi-hard window). */
+  margin: number;
+  /** triplet with l2: squared distances (FaceNet) instead of plain ones. */
+  squared: boolean;
+  /** contrastive: margins for positive / negative pairs; unset = pytorch-metric-learning's per-distance defaults. */
+  pos_margin?: number;
+  neg_margin?: number;
+  /** multisimilarity: the loss's alpha (positives), beta (negatives) and base similarity. */
+  ms_alpha: number;
+  ms_beta: number;
+  ms_base: number;
+  /** multisimilarity miner: how far inside the hardest opposite pair a pair must lie to be kept. */
+  miner_epsilon: number;
+  /** 'all' miner for triplets: cap per batch, drawn with the run's seed; 0 = every triplet. */
+  max_triplets: number;
+  /** Metric learning: embed both augmented views (2N rows, labels repeated) or only the first (N rows, half the work). */
+  views: 1 | 2;
 }
 
 export const methodSchema = {
@@ -26,7 +58,7 @@ export const methodSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    name: { enum: ['simclr', 'mocov2', 'mocov3'], default: 'simclr' },
+    name: { enum: [...SELF_SUPERVISED, ...SUPERVISED], default: 'simclr' },
     // No schema default: it depends on `name` (filled in by applyMethodDefaults).
     temperature: { type: 'number', exclusiveMinimum: 0 },
     queue_size: { type: 'integer', minimum: 1, default: 4096 },
@@ -36,11 +68,38 @@ export const methodSchema = {
     bn_splits: { type: 'integer', minimum: 1, default: 1 },
     predictor_hidden: { type: 'integer', minimum: 1, default: 256 },
     output_batch_norm: { type: 'boolean', default: true },
+    miner: { enum: ['auto', 'none', 'all', 'batch_hard', 'semi_hard', 'multisimilarity'], default: 'auto', description: 'metric learning: tuples the loss sees; auto = the method\'s usual one' },
+    distance: { enum: ['cosine', 'l2'], default: 'cosine', description: 'metric learning: on L2-normalized embeddings' },
+    margin: { type: 'number', minimum: 0, default: 0.1, description: 'triplet margin (and the semi-hard window)' },
+    squared: { type: 'boolean', default: false, description: 'triplet with l2: squared distances' },
+    pos_margin: { type: 'number', description: 'contrastive: positive-pair margin (default per distance: cosine 1, l2 0)' },
+    neg_margin: { type: 'number', description: 'contrastive: negative-pair margin (default per distance: cosine 0, l2 1)' },
+    ms_alpha: { type: 'number', exclusiveMinimum: 0, default: 2 },
+    ms_beta: { type: 'number', exclusiveMinimum: 0, default: 50 },
+    ms_base: { type: 'number', default: 0.5 },
+    miner_epsilon: { type: 'number', minimum: 0, default: 0.1 },
+    max_triplets: { type: 'integer', minimum: 0, default: 0, description: "'all' miner: cap on triplets per batch; 0 = all" },
+    views: { enum: [1, 2], default: 2, description: 'metric learning: embed both augmented views or only the first' },
   },
 } as const;
 
-/** The papers' temperatures: SimCLR 0.5 (its CIFAR setting), MoCo v2 0.2, MoCo v3 1.0. */
-export const METHOD_TEMPERATURE: Record<MethodConfig['name'], number> = { simclr: 0.5, mocov2: 0.2, mocov3: 1.0 };
+/**
+ * The papers' temperatures: SimCLR 0.5 (its CIFAR setting), MoCo v2 0.2, MoCo v3 1.0,
+ * SupCon 0.1 (Khosla et al.); the other metric losses have none (the value is unused).
+ */
+export const METHOD_TEMPERATURE: Record<MethodName, number> = {
+  simclr: 0.5, mocov2: 0.2, mocov3: 1.0, supcon: 0.1, triplet: 0.1, contrastive: 0.1, multisimilarity: 0.1,
+};
+
+/**
+ * The miner each metric method uses unless the recipe says otherwise: triplets
+ * from the semi-hard window (FaceNet), the multi-similarity miner with its loss
+ * (Wang et al.), every pair for the contrastive loss and SupCon (which weighs
+ * all pairs through its softmax and needs no mining).
+ */
+export const DEFAULT_MINER: Record<(typeof SUPERVISED)[number], Exclude<MinerName, 'auto'>> = {
+  supcon: 'none', triplet: 'semi_hard', contrastive: 'none', multisimilarity: 'multisimilarity',
+};
 
 /** Fills the knobs whose default depends on the method. */
 export function applyMethodDefaults(m: Partial<MethodConfig> & Pick<MethodConfig, 'name'>): void {
