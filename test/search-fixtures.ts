@@ -1,7 +1,7 @@
 // Shared by the search tests: a tiny random-init checkpoint (RGB, 32x32, 16-d
 // features) and folders of small synthetic images made with sharp: seeded
 // coloured rectangles, distinct from one another, plus planted near-duplicates.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +83,18 @@ export function tempDir(prefix: string): string {
 export function selfsup(...args: string[]): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, ['bin/selfsup.js', ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** The same, without blocking (several can run at once). */
+export function selfsupAsync(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/selfsup.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
 }
 
 /** The --json contract: the last stdout line is one JSON object. */
