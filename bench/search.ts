@@ -30,6 +30,8 @@ import { buildAugmenter } from '../src/train/augmenter.ts';
 import { loadCheckpoint } from '../src/train/checkpoint.ts';
 import { Rng } from '../src/util/rng.ts';
 
+tf.env().set('PROD', true);
+
 const arg = (name: string, dflt?: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : dflt;
