@@ -6,6 +6,7 @@
 // the whole `embed` pipeline; and the dedup threshold's margin (planted near-
 // duplicates vs distinct images).
 // Run: npx tsx bench/search.ts --checkpoint RUN_DIR [--n 100000] [--queries 1000] [--json]
+//      npx tsx bench/search.ts --checkpoint RUN_DIR --dedup-only   (just the dedup margin)
 //   (RUN_DIR from e.g. `selfsup pretrain --set train.epochs=3 --set 'model.widths=[16,32,128]' --out RUN_DIR`)
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
@@ -54,7 +55,18 @@ async function child(dir: string, queriesFile: string): Promise<void> {
 async function main(): Promise<void> {
   if (arg('child')) return child(arg('child')!, arg('queries-file')!);
   const ckPath = arg('checkpoint');
-  if (!ckPath) throw new Error('usage: npx tsx bench/search.ts --checkpoint RUN_DIR [--n 100000] [--queries 1000] [--json]');
+  if (!ckPath) throw new Error('usage: npx tsx bench/search.ts --checkpoint RUN_DIR [--n 100000] [--queries 1000] [--json] [--dedup-only]');
+  if (process.argv.includes('--dedup-only')) {
+    // Just the dedup threshold's margin (section 7), for choosing DEFAULT_DEDUP_THRESHOLD.
+    await chooseBackend('auto');
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-bench-dedup-'));
+    const digits = loadEmbeddedMnist({ testFraction: 0, seed: 0 }).train;
+    const b = await digits.read(Array.from({ length: 300 }, (_, i) => i));
+    const dedup = { default_threshold: DEFAULT_DEDUP_THRESHOLD, pictures: await dedupMargin(ckPath, work, 'pictures'), digits: await dedupMargin(ckPath, work, 'digits', b) };
+    process.stdout.write(JSON.stringify({ dedup }) + '\n');
+    fs.rmSync(work, { recursive: true, force: true });
+    return;
+  }
   const n = Number(arg('n', '100000'));
   const nq = Number(arg('queries', '1000'));
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'selfsup-bench-search-'));

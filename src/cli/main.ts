@@ -112,7 +112,7 @@ export function buildProgram(): Command {
   program.command('dedup')
     .description('groups of byte-identical and near-duplicate images in an index')
     .argument('<index>', 'index folder (from selfsup embed)')
-    .option('--threshold <t>', 'cosine similarity for near-duplicates (default: calibration.json of the model, else 0.99975)', parseFloat)
+    .option('--threshold <t>', 'cosine similarity for near-duplicates (default: calibration.json of the model, else 0.9996)', parseFloat)
     .option('--k <n>', 'neighbours examined per image (default 16)', int)
     .option('--exact', 'brute force instead of the index engine')
     .option('--json', 'print the groups as one JSON object on the last stdout line')
