@@ -2,7 +2,7 @@
 // LeCun (2006), as pytorch-metric-learning's ContrastiveLoss: positive pairs are
 // pulled inside pos_margin, negative pairs pushed beyond neg_margin.
 import * as tf from '@tensorflow/tfjs';
-import { isSimilarity, normalizeRows, pairwise, withoutTape } from './distances.ts';
+import { gatherEntries, isSimilarity, normalizeRows, pairwise, withoutTape } from './distances.ts';
 import { allPairs, asPairs, checkLabels, checkTuples, flatIndex, zeroLoss } from './tuples.ts';
 import type { DistanceName, MetricLoss, Stats, Tuples } from './types.ts';
 
@@ -62,12 +62,12 @@ export class ContrastiveLoss implements MetricLoss {
     const sim = isSimilarity(this.distance);
     let nonzero: Float32Array | undefined;
     const loss = tf.tidy(() => {
-      const flat = tf.reshape(pairwise(normalizeRows(embeddings), this.distance), [-1]);
-      const pos = tf.gather(flat, tf.tensor1d(flatIndex(pairs.a1, pairs.p, n), 'int32'));
+      const m = pairwise(normalizeRows(embeddings), this.distance);
+      const pos = gatherEntries(m, flatIndex(pairs.a1, pairs.p, n));
       const posLoss = tf.relu(sim ? tf.sub(this.posMargin, pos) : tf.sub(pos, this.posMargin));
       const parts = [posLoss];
       if (negPairs > 0) {
-        const neg = tf.gather(flat, tf.tensor1d(flatIndex(pairs.a2, pairs.n, n), 'int32'));
+        const neg = gatherEntries(m, flatIndex(pairs.a2, pairs.n, n));
         parts.push(tf.relu(sim ? tf.sub(neg, this.negMargin) : tf.sub(this.negMargin, neg)));
       }
       // The non-zero counts are constants of the reduction (no gradient through a comparison).

@@ -41,6 +41,22 @@ export function pairwise(x: tf.Tensor2D, distance: DistanceName, squared = false
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
+/**
+ * The entries of an N x N matrix at flat indices (row * N + col), differentiable.
+ * Gather's stock gradient is an unsorted segment sum, which the TF.js cpu
+ * backend runs as one pass over the data per segment (N^2 segments here:
+ * hopeless past a few dozen rows); a scatter-add of dy is the same gradient in
+ * one pass.
+ */
+export function gatherEntries(matrix: tf.Tensor2D, flat: Int32Array): tf.Tensor1D {
+  const [rows, cols] = matrix.shape;
+  const op = tf.customGrad(((m: tf.Tensor) => ({
+    value: tf.gather(tf.reshape(m, [-1]), tf.tensor1d(flat, 'int32')),
+    gradFunc: (dy: tf.Tensor) => tf.reshape(tf.scatterND(tf.tensor2d(flat, [flat.length, 1], 'int32'), dy, [rows * cols]), [rows, cols]),
+  })) as CustomGradFn);
+  return op(matrix) as tf.Tensor1D;
+}
+
 /** The same l2 formula in float64, for host code (miners, tests). */
 export function l2FromSimilarity(s: number, squared = false): number {
   const sq = 2 - 2 * s;
