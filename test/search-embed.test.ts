@@ -103,6 +103,27 @@ describe('selfsup embed', () => {
     expect(readdirSync(out).sort()).toEqual(['manifest.json', a.manifest.vectors.file, a.manifest.ids.file, a.manifest.engine.file!].sort());
   });
 
+  it('only new files: the saved graph is loaded and grown, and answers like brute force', async () => {
+    const images = await pictureFolder(8);
+    const out = join(tempDir('selfsup-idx-'), 'grow');
+    await embedImages({ embedder, images, out, ...quiet });
+    const before = readManifest(out).engine;
+    for (let i = 8; i < 14; i++) await writePicture(join(images, name(i)), `pic${i}`);
+    const lines: string[] = [];
+    const r = await embedImages({ embedder, images, out, quiet: true, log: (l) => lines.push(l) });
+    expect(r).toMatchObject({ count: 14, added: 6, removed: 0, unchanged: 8 });
+    expect(lines).toContain('hnsw: adding 6 vectors to the saved graph of 8');
+    const ix = await openIndex(out);
+    expect(ix.manifest.engine.file).not.toBe(before.file);
+    expect(existsSync(join(out, before.file!))).toBe(false);
+    expect(ix.manifest.generation).toBe(readManifest(out).generation);
+    for (let row = 0; row < ix.count; row++) {
+      const got = (await ix.search(ix.vector(row), 5))[0].map((n) => n.row);
+      const want = (await ix.search(ix.vector(row), 5, { exact: true }))[0].map((n) => n.row);
+      expect(got).toEqual(want);
+    }
+  });
+
   it('kill -9 after the first commit, torn tails, then a rerun: no duplicates, no holes', async () => {
     const images = await pictureFolder(60, 'selfsup-kill-');
     const out = join(tempDir('selfsup-idx-'), 'killed');

@@ -45,6 +45,7 @@ async function syncHnsw(store: IndexStore, o: SyncOptions): Promise<void> {
   const grow = same && e.count > 0 && e.extent === e.count;
   const engine = grow ? HnswEngine.open(path.join(store.dir, e.file!), m.dim, { ...o.hnsw, view: false }) : HnswEngine.create(m.dim, o.hnsw);
   const from = grow ? e.count : 0;
+  o.log(grow ? `hnsw: adding ${m.count - from} vectors to the saved graph of ${from}` : `hnsw: building a graph of ${m.count} vectors`);
   await addRows(store, engine, from, 'hnsw', o);
   engine.file = store.nextGraphFile();
   await engine.save(store.dir);
