@@ -129,7 +129,7 @@ export class AllTripletsMiner implements Miner {
     const take = this.maxTriplets > 0 ? Math.min(this.maxTriplets, total) : total;
     if (take > ALL_TRIPLETS_LIMIT) {
       throw new UserError(`method.max_triplets: the 'all' miner found ${total} triplets in a batch of ${n}, over its limit of ${ALL_TRIPLETS_LIMIT}; ` +
-        `set max_triplets to at most ${ALL_TRIPLETS_LIMIT}, or use miner none (the triplet loss then goes over all triplets in chunks)`);
+        `set max_triplets to at most ${ALL_TRIPLETS_LIMIT}, or use miner none (the triplet loss then covers every triplet without listing them)`);
     }
     const chosen = take === total ? undefined : this.sample(total, take);
     const at = (k: number) => (chosen ? chosen[k] : k);
