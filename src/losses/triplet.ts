@@ -23,7 +23,8 @@ export interface TripletOptions {
  * matrix by flat index. Without tuples every valid triplet of the batch is used
  * (PML's default) without materializing them: see allTripletMargins. (PML
  * builds N x N x N tensors here; a chunked tensor pass avoids the memory but
- * not the N^3 work, measured 5.3 s per 1024-row step on the cpu backend.)
+ * not the N^3 work: 5.3 s forward for 1024 rows (64 classes) on the cpu backend,
+ * against 0.15 s for this host pass.)
  */
 export class TripletMarginLoss implements MetricLoss {
   readonly name = 'triplet';

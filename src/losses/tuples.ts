@@ -4,14 +4,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Pairs, Triplets, Tuples } from './types.ts';
 
-export function emptyPairs(): Pairs {
-  return { kind: 'pairs', a1: new Int32Array(0), p: new Int32Array(0), a2: new Int32Array(0), n: new Int32Array(0) };
-}
-
-export function emptyTriplets(): Triplets {
-  return { kind: 'triplets', anchors: new Int32Array(0), positives: new Int32Array(0), negatives: new Int32Array(0) };
-}
-
 /** Throws (a programming error, not a user's) unless `labels` has one entry per row. */
 export function checkLabels(labels: Int32Array, n: number, who: string): void {
   if (labels.length !== n) throw new Error(`${who}: ${labels.length} labels for ${n} embeddings`);
