@@ -49,7 +49,10 @@ export function verificationPairs(labels: Int32Array, maxPairs: number, rng: Rng
     sampling = 'sampled';
     const m = Math.max(1, Math.min(Math.floor(maxPairs / 2), S, D));
     const byClass = groupByClass(labels);
-    pairs.push(...sampleSamePairs(byClass, n, S, m, rng), ...sampleDifferentPairs(byClass, labels, n, D, m, rng));
+    // Not push(...draws): spreading 10^5 arguments overflows the call stack.
+    for (const draws of [sampleSamePairs(byClass, n, S, m, rng), sampleDifferentPairs(byClass, labels, n, D, m, rng)]) {
+      for (const key of draws) pairs.push(key);
+    }
   }
   pairs.sort((x, y) => x - y);
   const a = new Int32Array(pairs.length);

@@ -23,7 +23,7 @@ export function buildSupervised(r: Recipe, name: SupervisedName, backbone: Backb
     temperature: m.temperature, alpha: m.ms_alpha, beta: m.ms_beta, base: m.ms_base,
   });
   const minerOptions = {
-    distance: m.distance, margin: m.margin, epsilon: m.miner_epsilon, max_triplets: m.max_triplets,
+    distance: m.distance, margin: m.margin, epsilon: m.miner_epsilon, max_triplets: m.max_triplets, squared: m.squared,
     tuples: name === 'triplet' ? 'triplets' as const : 'pairs' as const,
   };
   // Mining draws (the 'all' miner's cap) come from a stream of their own per (seed, step).
