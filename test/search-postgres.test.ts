@@ -72,7 +72,8 @@ interface Backend {
 /** The behaviour every backend must show; `get` is read once beforeAll has run. */
 function engineSuite(get: () => Backend) {
   const rng = new Rng('search-postgres');
-  const n = 240;
+  // Enough rows that the planner prefers the HNSW index to a scan and sort (at 240 it does not).
+  const n = 1200;
   const data = randomUnit(rng.fork('data'), n, DIM);
   const keys = Int32Array.from({ length: n }, (_, i) => 1000 + i);
   const queries = randomUnit(rng.fork('queries'), 12, DIM);
@@ -96,7 +97,7 @@ function engineSuite(get: () => Backend) {
         const hits = await e.search(queries, 10, { exact });
         expect(hits.k).toBe(10);
         ref.forEach((r, q) => {
-          // Recall 1.0 at ef_search 400 on 240 rows; the exact path the same list in the same order.
+          // Recall 1.0 at ef_search 400 on 1200 rows; the exact path the same list in the same order.
           expect(Array.from(hits.keys.subarray(q * 10, q * 10 + 10))).toEqual(r.keys);
           r.scores.forEach((s, j) => expect(hits.scores[q * 10 + j]).toBeCloseTo(s, 5));
         });
@@ -129,6 +130,30 @@ function engineSuite(get: () => Backend) {
     } finally {
       await e.close();
     }
+  });
+
+  it('the planner runs a search through the HNSW index, and --exact without it', async () => {
+    const { sql } = get();
+    const sent: [string, unknown[] | undefined][] = [];
+    const spy: SqlClient = { query: (q, p) => (sent.push([q, p]), sql.query(q, p)) };
+    const e = await openPostgresEngineOn(spy, { table: 'plans', dim: DIM, create: true, where: 'test' });
+    await e.add(keys, data);
+    await e.save('');
+    const plans: string[] = [];
+    for (const exact of [false, true]) {
+      sent.length = 0;
+      await e.search(queries.subarray(0, 2 * DIM), 5, { exact });
+      const [select, params] = sent.find(([q]) => q.includes('LATERAL'))!;
+      // Replay the statement's settings, then ask the planner what it does with it.
+      await sql.query('BEGIN');
+      for (const [q] of sent.filter(([q]) => q.startsWith('SET'))) await sql.query(q);
+      plans.push((await sql.query(`EXPLAIN ${select}`, params)).rows.map((r) => Object.values(r)[0]).join('\n'));
+      await sql.query('ROLLBACK');
+    }
+    expect(plans[0]).toMatch(/Index Scan using plans_hnsw/);
+    expect(plans[1]).not.toMatch(/Index Scan/);
+    expect(plans[1]).toMatch(/Seq Scan on plans/);
+    await e.close();
   });
 
   it('upsert replaces a vector; within one add the last row for a key wins', async () => {
