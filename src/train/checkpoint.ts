@@ -2,8 +2,11 @@
 // statistics, optimizer slots, method state such as the MoCo queue) plus the
 // position in the run. A checkpoint is a folder `ckpt/step-XXXXXXXX/` holding
 // `meta.json` and `tensors.bin`; it is written under a temporary name, fsynced
-// and renamed, so a crash never leaves a torn checkpoint behind.
+// and renamed, so a crash never leaves a torn checkpoint behind. meta.json holds
+// the SHA-256 of tensors.bin: a disk that flips bits or a copy cut short is
+// caught on load instead of training on silently wrong weights.
 import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UserError } from '../util/errors.ts';
@@ -26,13 +29,31 @@ export interface CheckpointMeta {
   recipe: unknown;
   created: string;
   tensors: TensorEntry[];
+  /** SHA-256 (hex) and size of tensors.bin. Absent in checkpoints written before checksums existed. */
+  checksum?: { sha256: string; bytes: number };
   /** Anything else worth keeping (e.g. the last metrics). */
   extra?: Record<string, unknown>;
 }
 
 export interface NamedTensorSource { name: string; group: TensorGroup; tensor: tf.Tensor }
 
-export interface LoadedCheckpoint { path: string; meta: CheckpointMeta; tensors: Map<string, Float32Array> }
+export interface LoadedCheckpoint {
+  path: string; meta: CheckpointMeta; tensors: Map<string, Float32Array>;
+  /** False for an old checkpoint without a checksum (loaded unverified). */
+  verified?: boolean;
+}
+
+/** A checkpoint whose files do not match their checksum (or cannot be read whole). Exit 2 like any bad input. */
+export class CorruptCheckpointError extends UserError {
+  readonly corrupt = true;
+  constructor(readonly checkpoint: string, why: string) {
+    super(`checkpoint ${checkpoint} is corrupt: ${why}; it was not loaded`);
+  }
+}
+
+export function isCorruptCheckpoint(e: unknown): e is CorruptCheckpointError {
+  return e instanceof CorruptCheckpointError;
+}
 
 const STEP_DIR = /^step-(\d{8,})$/;
 
@@ -50,13 +71,16 @@ export async function saveCheckpoint(
   rmSync(tmpDir, { recursive: true, force: true });
   mkdirSync(tmpDir);
   const entries: TensorEntry[] = [];
+  const hash = createHash('sha256');
+  let offset = 0;
   const fd = openSync(join(tmpDir, 'tensors.bin'), 'w');
   try {
-    let offset = 0;
     for (const s of sources) {
       const data = (await s.tensor.data()) as Float32Array;
       const f32 = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
-      writeSync(fd, new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength));
+      const bytes = new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength);
+      writeAllSync(fd, bytes);
+      hash.update(bytes);
       entries.push({ name: s.name, group: s.group, shape: s.tensor.shape.slice(), offset, length: f32.length });
       offset += f32.byteLength;
     }
@@ -64,7 +88,10 @@ export async function saveCheckpoint(
   } finally {
     closeSync(fd);
   }
-  const full: CheckpointMeta = { format: CHECKPOINT_FORMAT, ...meta, created: new Date().toISOString(), tensors: entries };
+  const full: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT, ...meta, created: new Date().toISOString(), tensors: entries,
+    checksum: { sha256: hash.digest('hex'), bytes: offset },
+  };
   writeFileSynced(join(tmpDir, 'meta.json'), JSON.stringify(full, null, 1));
   if (existsSync(finalDir)) {
     // Same step written again (e.g. a signal right after a scheduled save): swap, never delete first.
@@ -80,9 +107,14 @@ export async function saveCheckpoint(
   return finalDir;
 }
 
+/** writeSync may write less than asked (e.g. a disk filling up); loop until done or it throws. */
+function writeAllSync(fd: number, bytes: Uint8Array): void {
+  for (let o = 0; o < bytes.byteLength;) o += writeSync(fd, bytes, o, bytes.byteLength - o);
+}
+
 function writeFileSynced(path: string, text: string): void {
   const fd = openSync(path, 'w');
-  try { writeSync(fd, text); fsyncSync(fd); } finally { closeSync(fd); }
+  try { writeAllSync(fd, Buffer.from(text)); fsyncSync(fd); } finally { closeSync(fd); }
 }
 
 function fsyncDir(dir: string): void {
@@ -123,22 +155,72 @@ export function resolveCheckpointPath(path: string): string | undefined {
 export function loadCheckpoint(path: string): LoadedCheckpoint {
   const dir = resolveCheckpointPath(path);
   if (!dir) throw new UserError(`no checkpoint found in ${path} (expected ckpt/step-*/meta.json)`);
+  return loadCheckpointDir(dir);
+}
+
+/** Loads one ckpt/step-* folder, verifying tensors.bin against the checksum in meta.json. */
+export function loadCheckpointDir(dir: string): LoadedCheckpoint {
   let meta: CheckpointMeta;
   try {
     meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as CheckpointMeta;
   } catch (e) {
-    throw new UserError(`${join(dir, 'meta.json')}: unreadable checkpoint metadata (${(e as Error).message})`);
+    throw new CorruptCheckpointError(dir, `unreadable meta.json (${(e as Error).message})`);
   }
-  if (meta.format !== CHECKPOINT_FORMAT) throw new UserError(`${dir}: not a selfsup checkpoint (format ${JSON.stringify(meta.format)}, expected ${CHECKPOINT_FORMAT})`);
-  const bin = readFileSync(join(dir, 'tensors.bin'));
+  if (meta === null || typeof meta !== 'object' || meta.format !== CHECKPOINT_FORMAT) {
+    throw new UserError(`${dir}: not a selfsup checkpoint (format ${JSON.stringify(meta?.format)}, expected ${CHECKPOINT_FORMAT})`);
+  }
+  if (!Array.isArray(meta.tensors)) throw new CorruptCheckpointError(dir, 'meta.json has no tensor table');
+  let bin: Buffer;
+  try {
+    bin = readFileSync(join(dir, 'tensors.bin'));
+  } catch (e) {
+    throw new CorruptCheckpointError(dir, `tensors.bin unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const sum = meta.checksum;
+  if (sum) {
+    if (bin.byteLength !== sum.bytes) throw new CorruptCheckpointError(dir, `tensors.bin has ${bin.byteLength} bytes, meta.json says ${sum.bytes}`);
+    const got = createHash('sha256').update(bin).digest('hex');
+    if (got !== sum.sha256) throw new CorruptCheckpointError(dir, `tensors.bin SHA-256 ${got.slice(0, 12)}... does not match meta.json's ${String(sum.sha256).slice(0, 12)}...`);
+  }
   const tensors = new Map<string, Float32Array>();
   for (const e of meta.tensors) {
-    if (e.offset + e.length * 4 > bin.byteLength) throw new UserError(`${dir}/tensors.bin: truncated (tensor '${e.name}' ends past the file)`);
+    if (e.offset + e.length * 4 > bin.byteLength) throw new CorruptCheckpointError(dir, `tensors.bin truncated (tensor '${e.name}' ends past the file)`);
     const copy = new Float32Array(e.length);
     new Uint8Array(copy.buffer).set(bin.subarray(e.offset, e.offset + e.length * 4));
     tensors.set(e.name, copy);
   }
-  return { path: dir, meta, tensors };
+  return { path: dir, meta, tensors, verified: sum !== undefined };
+}
+
+/**
+ * The newest checkpoint under `ckptRoot` that loads and verifies. Corrupt newer
+ * ones are renamed to `corrupt-step-*` (kept for a post-mortem, out of the way
+ * of listing and pruning, so a resumed run's new checkpoints are not pruned in
+ * their favour) and reported through `warn`. Undefined when there are none at
+ * all; a user error naming them when every one is corrupt.
+ */
+export function loadNewestGoodCheckpoint(ckptRoot: string, warn: (msg: string) => void): LoadedCheckpoint | undefined {
+  const all = listCheckpoints(ckptRoot);
+  const bad: CorruptCheckpointError[] = [];
+  for (let i = all.length - 1; i >= 0; i--) {
+    let ck: LoadedCheckpoint;
+    try {
+      ck = loadCheckpointDir(all[i]);
+    } catch (e) {
+      if (!isCorruptCheckpoint(e)) throw e;
+      bad.push(e);
+      continue;
+    }
+    for (const e of bad) {
+      const aside = join(ckptRoot, `corrupt-${basename(e.checkpoint)}`);
+      rmSync(aside, { recursive: true, force: true });
+      renameSync(e.checkpoint, aside);
+      warn(`${e.message}; moved aside to ${aside}; falling back to ${ck.path}`);
+    }
+    return ck;
+  }
+  if (bad.length) throw new UserError(`--resume: every checkpoint in ${ckptRoot} is corrupt (${bad.map((e) => e.message).join('; ')}); nothing safe to resume from`);
+  return undefined;
 }
 
 /**

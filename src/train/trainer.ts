@@ -18,7 +18,7 @@ import { saveRecipe, type Recipe } from '../recipe/index.ts';
 import { Rng } from '../util/rng.ts';
 import { UserError } from '../util/errors.ts';
 import { buildAugmenter, type Augmenter } from './augmenter.ts';
-import { listCheckpoints, loadCheckpoint, restoreVariables, saveCheckpoint, type NamedTensorSource } from './checkpoint.ts';
+import { listCheckpoints, loadNewestGoodCheckpoint, restoreVariables, saveCheckpoint, type NamedTensorSource } from './checkpoint.ts';
 import { knnScore, retrievalScoreOf, type KnnScore } from './monitor.ts';
 import type { RetrievalScore } from '../eval/retrieval.ts';
 import { isSupervised } from '../recipe/sections/method.ts';
@@ -109,11 +109,11 @@ function checkpointSources(run: Run): NamedTensorSource[] {
   ];
 }
 
-/** Restores the newest checkpoint of the run folder; returns the step to continue from. */
-function restore(run: Run): { step: number; path?: string } {
-  const all = listCheckpoints(run.paths.ckpt);
-  if (all.length === 0) return { step: 0 };
-  const ck = loadCheckpoint(all[all.length - 1]);
+/** Restores the newest checkpoint of the run folder that verifies; returns the step to continue from. */
+function restore(run: Run, log: (msg: string) => void): { step: number; path?: string } {
+  const ck = loadNewestGoodCheckpoint(run.paths.ckpt, (msg) => log(`warning: ${msg}`));
+  if (!ck) return { step: 0 };
+  if (!ck.verified) log(`note: ${ck.path} has no checksum (written by an older selfsup); loaded unverified`);
   if (ck.meta.method !== run.method.name) {
     throw new UserError(`--resume: checkpoint ${ck.path} is from method '${ck.meta.method}', the recipe says '${run.method.name}'`);
   }
@@ -148,7 +148,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   try {
     let step = 0;
     if (o.resume) {
-      const res = restore(run);
+      const res = restore(run, log);
       step = res.step;
       if (res.path) log(`resuming from ${res.path} (step ${step} of ${run.totalSteps})`);
       else log(`--resume: no checkpoint in ${run.paths.ckpt}; starting from scratch`);
