@@ -19,10 +19,8 @@ import { saveCheckpoint } from '../src/train/checkpoint.ts';
 import { buildAugmenter } from '../src/train/augmenter.ts';
 import { DEFAULT_RECIPE } from '../src/cli/common.ts';
 import { exportCommand } from '../src/cli/export.ts';
-import {
-  exportBackbone, exportEmbeddings, readEmbeddings, describeBackbone, resnetGraph,
-  MODEL_JSON, WEIGHTS_FILE, type ExportGraph,
-} from '../src/train/export.ts';
+import { exportBackbone, describeBackbone, resnetGraph, MODEL_JSON, WEIGHTS_FILE, type ExportGraph } from '../src/export/backbone.ts';
+import { exportEmbeddings, readEmbeddings } from '../src/export/embeddings.ts';
 
 /** conv(3x3, stride 2, no bias) -> batch norm (running stats in eval) -> relu -> global average pool, in plain tfjs. */
 class TinyBackbone implements Backbone {

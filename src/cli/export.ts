@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { backboneFromRecipe } from '../methods/index.ts';
 import { applySet, loadRecipe, validateRecipe, type Recipe } from '../recipe/index.ts';
 import { loadCheckpoint, restoreVariables, type LoadedCheckpoint } from '../train/checkpoint.ts';
-import { exportBackbone, exportEmbeddings } from '../train/export.ts';
+import { exportBackbone } from '../export/backbone.ts';
+import { exportEmbeddings } from '../export/embeddings.ts';
+import { recipePreprocessing } from '../export/preprocessing.ts';
 // Integration point: the same data and eval-transform builders the trainer uses.
 import { openSplits } from '../data/index.ts';
 import { buildAugmenter } from '../train/augmenter.ts';
@@ -58,7 +60,9 @@ export async function exportCommand(opts: ExportCommandOptions): Promise<void> {
   const source = { checkpoint: ck.path, step: ck.meta.step, method: ck.meta.method, recipe: recipe.name };
   if (opts.format === 'tfjs') {
     const size = recipe.data.image_size;
-    const { files } = await exportBackbone(backbone, opts.out, { inputShape: [size, size, recipe.data.channels], metadata: { source } });
+    const { files } = await exportBackbone(backbone, opts.out, {
+      inputShape: [size, size, recipe.data.channels], preprocessing: recipePreprocessing(recipe), metadata: { source },
+    });
     say(`backbone (feature dim ${backbone.featureDim}, input ${size}x${size}x${recipe.data.channels}) written:`);
     for (const f of files) say(`  ${f}`);
     return;

@@ -184,8 +184,11 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     }
     writeRunPlots(run.paths.dir);
     if (o.exportBackbone !== false) {
-      const { exportBackbone } = await import('./export.ts');
-      await exportBackbone(run.method.backbone, run.paths.backbone, { inputShape: [r.data.image_size, r.data.image_size, r.data.channels] });
+      const { exportBackbone } = await import('../export/backbone.ts');
+      const { recipePreprocessing } = await import('../export/preprocessing.ts');
+      await exportBackbone(run.method.backbone, run.paths.backbone, {
+        inputShape: [r.data.image_size, r.data.image_size, r.data.channels], preprocessing: recipePreprocessing(r),
+      });
       result.backbone = run.paths.backbone;
     }
     return result;

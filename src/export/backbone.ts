@@ -1,7 +1,7 @@
-// Export of a trained backbone for use outside selfsup: as a stock TF.js Layers
+// Export of a trained backbone for use outside selfsup: a stock TF.js Layers
 // model (model.json + one weight shard, loadable with tf.loadLayersModel in Node
-// or a browser, no selfsup code needed), or as a matrix of embeddings of a
-// dataset for downstream search.
+// or a browser, no selfsup code needed). The embeddings writer is in
+// embeddings.ts, the static search site in site.ts.
 //
 // Our models are Modules over named tf.Variables, not tf.layers, so export
 // rebuilds the backbone's eval-mode forward pass from tf.layers pieces. The
@@ -9,13 +9,12 @@
 // gap nodes naming the variables they use), so a new backbone family only has
 // to say how it is wired; ResNet's graph is derived from its config here.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Backbone, Module, NamedVariable } from '../models/module.ts';
+import type { Backbone, NamedVariable } from '../models/module.ts';
+import { weightsHash } from '../eval/guard.ts';
+import type { Preprocessing } from '../search/manifest.ts';
 import { BN_EPSILON, BN_MOMENTUM } from '../models/ops.ts';
-import type { Dataset } from '../data/types.ts';
-import { extractFeatures, scaleToUnit, type EvalTransform, type FeatureSet } from '../eval/features.ts';
 import { Rng } from '../util/rng.ts';
 
 /**
@@ -47,7 +46,9 @@ export interface ExportBackboneOptions {
   inputShape: [number, number, number];
   /** Largest allowed |tfjs-layers - backbone| per element, relative to max(1, |backbone|). Default 1e-4. */
   tolerance?: number;
-  /** Stored under userDefinedMetadata.selfsup in model.json (e.g. the recipe's normalization). */
+  /** How images become the model's input (the recipe's eval transform); stored so the model can embed on its own. */
+  preprocessing?: Preprocessing;
+  /** Stored under userDefinedMetadata.selfsup in model.json (e.g. where the model came from). */
   metadata?: Record<string, unknown>;
 }
 
@@ -236,7 +237,13 @@ export async function exportBackbone(backbone: Backbone, outDir: string, opts: E
       throw new Error(`export: rebuilt model differs from the backbone (max relative difference ${diff}, tolerance ${tol})`);
     }
     model.setUserDefinedMetadata({
-      selfsup: { backbone: backbone.config, featureDim: backbone.featureDim, inputShape: opts.inputShape, ...opts.metadata },
+      selfsup: {
+        backbone: backbone.config, featureDim: backbone.featureDim, inputShape: opts.inputShape,
+        // The same hash an index's manifest records, so an index can be checked against the exported model.
+        fingerprint: weightsHash(backbone),
+        ...(opts.preprocessing ? { preprocessing: opts.preprocessing } : {}),
+        ...opts.metadata,
+      },
     });
     let files: string[] = [];
     await model.save(tf.io.withSaveHandler(async (artifacts) => {
@@ -247,94 +254,4 @@ export async function exportBackbone(backbone: Backbone, outDir: string, opts: E
   } finally {
     model.dispose();
   }
-}
-
-// ---------- embeddings ----------
-
-export const EMBEDDINGS_INDEX = 'index.json';
-export const EMBEDDINGS_FILE = 'embeddings.f32';
-export const LABELS_FILE = 'labels.i32';
-
-/** Contents of index.json, which describes the raw files next to it. */
-export interface EmbeddingsIndex {
-  format: 'selfsup-embeddings';
-  version: 1;
-  count: number;
-  dim: number;
-  /** Row-major [count, dim] little-endian float32. */
-  embeddings: string;
-  dtype: 'float32';
-  byteOrder: 'little';
-  /** [count] little-endian int32, or null for unlabelled data. */
-  labels: string | null;
-  /** Rows are L2-normalized (cosine similarity = dot product). */
-  normalized: boolean;
-  dataset?: string;
-  classNames?: string[];
-  metadata?: Record<string, unknown>;
-}
-
-function leBytes(a: Float32Array | Int32Array): Buffer {
-  if (os.endianness() !== 'LE') throw new Error('export: embeddings are written little-endian; big-endian hosts are not supported');
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-}
-
-/** Writes a feature matrix (+ labels) and its index.json into `outDir`. */
-export function writeEmbeddings(
-  set: FeatureSet, outDir: string,
-  info: { normalized: boolean; dataset?: string; classNames?: string[]; metadata?: Record<string, unknown> },
-): { files: string[]; index: EmbeddingsIndex } {
-  if (set.features.length !== set.n * set.dim) throw new Error(`writeEmbeddings: ${set.features.length} floats for ${set.n} x ${set.dim}`);
-  if (set.labels && set.labels.length !== set.n) throw new Error(`writeEmbeddings: ${set.labels.length} labels for ${set.n} rows`);
-  fs.mkdirSync(outDir, { recursive: true });
-  const index: EmbeddingsIndex = {
-    format: 'selfsup-embeddings', version: 1, count: set.n, dim: set.dim,
-    embeddings: EMBEDDINGS_FILE, dtype: 'float32', byteOrder: 'little',
-    labels: set.labels ? LABELS_FILE : null, normalized: info.normalized,
-    ...(info.dataset !== undefined ? { dataset: info.dataset } : {}),
-    ...(info.classNames ? { classNames: info.classNames } : {}),
-    ...(info.metadata ? { metadata: info.metadata } : {}),
-  };
-  const files: [string, Buffer][] = [[EMBEDDINGS_FILE, leBytes(set.features)]];
-  if (set.labels) files.push([LABELS_FILE, leBytes(set.labels)]);
-  files.push([EMBEDDINGS_INDEX, Buffer.from(JSON.stringify(index, null, 2) + '\n')]);
-  const written = files.map(([name, data]) => {
-    const file = path.join(outDir, name);
-    fs.writeFileSync(file, data);
-    return path.resolve(file);
-  });
-  return { files: written, index };
-}
-
-/** Reads what writeEmbeddings wrote. */
-export function readEmbeddings(dir: string): { index: EmbeddingsIndex; embeddings: Float32Array; labels?: Int32Array } {
-  const index = JSON.parse(fs.readFileSync(path.join(dir, EMBEDDINGS_INDEX), 'utf8')) as EmbeddingsIndex;
-  if (index.format !== 'selfsup-embeddings' || index.version !== 1) throw new Error(`${dir}: not a selfsup embeddings folder`);
-  const f = fs.readFileSync(path.join(dir, index.embeddings));
-  const embeddings = new Float32Array(f.buffer.slice(f.byteOffset, f.byteOffset + f.byteLength));
-  if (embeddings.length !== index.count * index.dim) throw new Error(`${dir}: ${index.embeddings} holds ${embeddings.length} floats, index says ${index.count} x ${index.dim}`);
-  let labels: Int32Array | undefined;
-  if (index.labels) {
-    const l = fs.readFileSync(path.join(dir, index.labels));
-    labels = new Int32Array(l.buffer.slice(l.byteOffset, l.byteOffset + l.byteLength));
-  }
-  return { index, embeddings, labels };
-}
-
-export interface ExportEmbeddingsOptions {
-  /** Eval transform (uint8 batch -> float NHWC); default scales to [0, 1]. */
-  transform?: EvalTransform;
-  batchSize?: number;
-  /** L2-normalize rows (default false: raw features, as the backbone outputs them). */
-  normalize?: boolean;
-  metadata?: Record<string, unknown>;
-}
-
-/** Runs the frozen backbone over `dataset` and writes its embeddings, labels and index.json into `outDir`. */
-export async function exportEmbeddings(
-  backbone: Module, dataset: Dataset, outDir: string, opts: ExportEmbeddingsOptions = {},
-): Promise<{ files: string[]; index: EmbeddingsIndex }> {
-  const normalize = opts.normalize ?? false;
-  const set = await extractFeatures(backbone, dataset, opts.transform ?? scaleToUnit, { batchSize: opts.batchSize ?? 256, normalize });
-  return writeEmbeddings(set, outDir, { normalized: normalize, dataset: dataset.name, classNames: dataset.classNames, metadata: opts.metadata });
 }
