@@ -4,12 +4,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { TwoViewAugmenter, resolveAugment, type ImageBatchLike } from '../augment/index.ts';
-import { loadNative } from '../src/backend/native.ts';
+import { nativeForTests } from './native-required.ts';
 import { loadWasm } from '../src/backend/wasm.ts';
 import { Rng } from '../src/util/rng.ts';
 
 const backends = {
-  native: (await loadNative({ threads: 1 })).ok,
+  native: await nativeForTests(1),
   wasm: (await loadWasm({ threads: 1 })).ok,
 };
 

@@ -4,13 +4,13 @@
 // summation order, and the largest reduction here has under 2,000 terms).
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadNative, nativeBackend } from '../src/backend/native.ts';
+import { nativeBackend } from '../src/backend/native.ts';
+import { nativeForTests } from './native-required.ts';
 import { nativeBatchNormTrain } from '../src/backend/native-ops.ts';
 import { batchNormAct, batchNormTrainOp, BN_EPSILON } from '../src/models/ops.ts';
 
 const TOL = 1e-4;
-const load = await loadNative({ threads: 2 });
-const available = load.ok;
+const available = await nativeForTests(2);
 
 type Tensors = tf.Tensor | tf.Tensor[];
 

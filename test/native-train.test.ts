@@ -2,7 +2,8 @@
 // native backend against the TF.js cpu backend from the same initial weights.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadNative, nativeBackend } from '../src/backend/native.ts';
+import { nativeBackend } from '../src/backend/native.ts';
+import { nativeForTests } from './native-required.ts';
 import { buildBackbone } from '../src/models/resnet.ts';
 import { SimCLR } from '../src/methods/simclr.ts';
 import { Rng } from '../src/util/rng.ts';
@@ -38,7 +39,7 @@ function trainStep(): StepOut {
   }
 }
 
-const available = (await loadNative({ threads: 2 })).ok;
+const available = await nativeForTests(2);
 
 describe.skipIf(!available)('a full training step, native vs cpu', () => {
   it('gives the same loss, gradients, updated loss and running statistics', async () => {
