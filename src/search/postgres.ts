@@ -26,7 +26,7 @@ export interface HnswSettings {
 
 /** Measured with bench/search-postgres.ts on 100k real 128-d embeddings (README): pgvector's own
  * defaults already give recall@10 0.999 at ef_search 40 (0.9998 at 100 for 1.6x the latency). */
-export const HNSW_DEFAULTS: HnswSettings = { m: 16, efConstruction: 64, efSearch: 40 };
+export const PGVECTOR_DEFAULTS: HnswSettings = { m: 16, efConstruction: 64, efSearch: 40 };
 
 export interface PostgresEngineOptions {
   /** postgres://user:password@host:port/database */
@@ -34,7 +34,8 @@ export interface PostgresEngineOptions {
   /** Table name: an SQL identifier, optionally schema-qualified (`schema.table`). */
   table: string;
   dim: number;
-  /** Create the table (and the extension and index) when missing; otherwise it must exist. */
+  /** Create the extension and table when missing (otherwise the table must exist); the HNSW index
+   * is built once the first rows are in, at save(), close() or the first search. */
   create: boolean;
   log?: (m: string) => void;
   hnsw?: Partial<HnswSettings>;
@@ -173,7 +174,7 @@ export async function openPostgresEngineOn(sql: SqlClient, opts: PostgresEngineO
   const { dim, where } = opts;
   if (!Number.isInteger(dim) || dim < 1 || dim > 16000) throw new UserError(`vector dimension ${dim} is not supported by pgvector (1..16000)`);
   const table = quoteTable(opts.table);
-  const hnsw = { ...HNSW_DEFAULTS, ...opts.hnsw };
+  const hnsw = { ...PGVECTOR_DEFAULTS, ...opts.hnsw };
   const log = opts.log ?? (() => {});
   await ensureExtension(sql, where);
   const existing = await tableDim(sql, opts.table, where);
