@@ -77,6 +77,8 @@ async function syncPostgres(store: IndexStore, o: SyncOptions): Promise<void> {
     await addRows(store, engine, from, 'postgres', o, (upTo) => {
       store.commitEngine({ name: 'postgres', count: upTo, extent: Math.max(extent, upTo), table, db: redactUrl(url) });
     });
+    // Builds the HNSW index once the rows are loaded (faster than growing it row by row).
+    await engine.save(store.dir);
   } finally {
     await engine.close();
   }
