@@ -16,8 +16,13 @@ import { embedImages } from '../src/search/embed.ts';
 import { decodeFiles, loadEmbedder, type Embedder } from '../src/search/model.ts';
 import { openIndex, type SearchIndex } from '../src/search/open.ts';
 import { buildAugmenter } from '../src/train/augmenter.ts';
+import type { SelfsupPageApi } from '../web/api.ts';
 import { ARTIFACTS, browserMissing, launchChromium, textOf } from './browser-helpers.ts';
 import { tempDir, tinyCheckpoint, writePicture } from './search-fixtures.ts';
+
+declare global {
+  interface Window { selfsup: SelfsupPageApi }
+}
 
 const skip = browserMissing();
 const quiet = { quiet: true, log: () => {} };

@@ -7,31 +7,15 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import type { SearchHit, SelfsupPageApi, Timings } from './api.ts';
 import { preprocess } from './preprocess.ts';
 import { SITE_FORMAT, SITE_MANIFEST, type SiteManifest } from './site.ts';
 import { decodeFloat16, decodeInt8, l2normalize, topK } from './vectors.ts';
 
-export interface SearchHit { id: string; score: number }
-
 interface Loaded { site: SiteManifest; model: LayersModel; vectors: Float32Array; ids: string[] }
 
-interface Timings { decode: number; preprocess: number; embed: number; search: number }
-
 declare global {
-  interface Window {
-    selfsup: {
-      ready: Promise<void>;
-      searchUrl(url: string, k: number): Promise<SearchHit[]>;
-      /** The tfjs backend the page runs on ('webgl', 'wasm' or 'cpu'), once ready. */
-      backend?: string;
-      /** The model input the page computes for an image (for checking against Node). */
-      preprocessUrl(url: string): Promise<Float32Array>;
-      /** The L2-normalized embedding of an image. */
-      embedUrl(url: string): Promise<Float32Array>;
-      /** Milliseconds spent in each stage of the last query. */
-      timings?: Timings;
-    };
-  }
+  interface Window { selfsup: SelfsupPageApi }
 }
 
 const $ = (id: string) => document.getElementById(id)!;
