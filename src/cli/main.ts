@@ -52,14 +52,30 @@ export function buildProgram(): Command {
   }
 
   program.command('export')
-    .description('write the backbone as a stock TF.js model (or the embeddings of a dataset)')
+    .description('write the backbone as a stock TF.js model (or the embeddings of a dataset, or a static search site)')
     .requiredOption('--checkpoint <path>', 'run folder, its ckpt/ folder, or a ckpt/step-* folder')
     .requiredOption('--out <dir>', 'output folder')
-    .addOption(new Option('--format <f>', 'tfjs | embeddings').choices(['tfjs', 'embeddings']).default('tfjs'))
+    .addOption(new Option('--format <f>', 'tfjs | embeddings | web').choices(['tfjs', 'embeddings', 'web']).default('tfjs'))
+    .option('--index <dir>', 'web: the index folder (from selfsup embed with this checkpoint) the page searches')
+    .addOption(new Option('--vectors <dtype>', 'web: how the index vectors are stored').choices(['float16', 'int8']).default('float16'))
+    .option('--thumb-size <px>', 'web: thumbnail side in pixels', (v) => parseInt(v, 10), 96)
     .argument('[recipe]', 'recipe YAML file (default: the one saved with the checkpoint)')
     .option('--set <key=value>', 'override a recipe key (repeatable)', collect, [])
     .addOption(backendOption())
     .action(async (recipe, opts) => (await import('./export-command.ts')).exportSubcommand(recipe, opts));
+
+  program.command('serve')
+    .description('serve a folder (an exported web site) over http, on 127.0.0.1 by default')
+    .argument('<site>', 'folder written by selfsup export --format web')
+    .option('--port <n>', 'port (0: any free one)', (v) => parseInt(v, 10), 8080)
+    .option('--host <address>', 'address to bind (default 127.0.0.1: this machine only)')
+    .action(async (site, opts) => (await import('./serve.ts')).serveSubcommand(site, opts));
+
+  program.command('report')
+    .description('one self-contained HTML page for a run: recipe, curves, views, embedding map, final numbers')
+    .argument('<run>', 'run folder (with metrics.jsonl)')
+    .option('--out <file>', 'HTML file to write (default RUN/report.html)')
+    .action(async (run, opts) => (await import('./report.ts')).reportSubcommand(run, opts));
 
   program.command('views')
     .description('write a PNG grid of originals and their two augmented views')
@@ -155,7 +171,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const coded = e as { exitCode?: number; name?: string; message?: string };
-    if (coded && typeof coded.exitCode === 'number' && (coded.name === 'Interrupted' || coded.name === 'NonFiniteError')) {
+    if (coded && typeof coded.exitCode === 'number' && (coded.name === 'Interrupted' || coded.name === 'NonFiniteError' || coded.name === 'Stopped')) {
       process.stderr.write(`selfsup: ${coded.message}\n`);
       return coded.exitCode;
     }

@@ -1,0 +1,62 @@
+// Charts for people: Vega-Lite specifications rendered headless in Node to SVG
+// (for the HTML report) and to PNG through sharp (for the run folder's
+// loss.png / knn-accuracy.png). Vega lays out axes, ticks, legends and text;
+// nothing here draws pixels.
+import sharp from 'sharp';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+
+export interface Series { label: string; x: number[]; y: number[] }
+
+export interface LineChart {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  /** Fixed y domain (e.g. [0, 1] for accuracies); default: fitted to the data. */
+  yDomain?: [number, number];
+  /** Log-scaled y (for losses spanning decades). */
+  yLog?: boolean;
+  /** Draw a point at each value (for curves with few points). */
+  points?: boolean;
+  width?: number;
+  height?: number;
+}
+
+/** The Vega-Lite spec of a multi-series line chart (one colour per series, legend below). */
+export function lineChartSpec(c: LineChart): vl.TopLevelSpec {
+  const values = c.series.flatMap((s) => s.x.map((x, i) => ({ series: s.label, x, y: s.y[i] })).filter((d) => Number.isFinite(d.y)));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: c.title,
+    width: c.width ?? 520,
+    height: c.height ?? 260,
+    background: 'white',
+    data: { values },
+    mark: { type: 'line', point: c.points ?? false, tooltip: true },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: c.xLabel },
+      y: {
+        field: 'y', type: 'quantitative', title: c.yLabel,
+        scale: { ...(c.yDomain ? { domain: c.yDomain } : { zero: false }), ...(c.yLog ? { type: 'log' } : {}) },
+      },
+      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom' } },
+    },
+    config: { font: 'DejaVu Sans, Liberation Sans, Arial, sans-serif' },
+  };
+}
+
+/** A Vega-Lite spec as a standalone SVG string (no browser, no canvas). */
+export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** A Vega-Lite spec as PNG bytes (SVG rasterized by sharp's librsvg at `density` dpi; 144 = 2x). */
+export async function renderPng(spec: vl.TopLevelSpec, density = 144): Promise<Buffer> {
+  return sharp(Buffer.from(await renderSvg(spec)), { density }).png().toBuffer();
+}
