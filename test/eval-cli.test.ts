@@ -43,7 +43,10 @@ describe('selfsup eval (command)', () => {
     expect(r.n_train).toBe(60);
     expect(r.n_test).toBe(30);
     expect(r.backbone_sha256).toBe(hash); // the restored weights are the saved ones, unchanged by evaluation
-    expect(r.top1 as number).toBeGreaterThanOrEqual(0);
+    // A share of the 30 test items, and top-5 (10 classes) counts at least the top-1 hits.
+    expect((r.top1 as number) * 30).toBeCloseTo(Math.round((r.top1 as number) * 30), 9);
+    expect(r.top5 as number).toBeGreaterThanOrEqual(r.top1 as number);
+    expect(r.top5 as number).toBeLessThanOrEqual(1);
     const saved = JSON.parse(readFileSync(join(run, 'eval', 'knn.json'), 'utf8'));
     expect(saved.top1).toBe(r.top1);
     for (const f of ['knn-accuracy.png', 'knn-confusion.png', 'knn-embedding.png']) {

@@ -2,6 +2,7 @@
 // a thin layer over embedImages (src/search/embed.ts).
 import { embedImages, type EmbedResult } from '../search/embed.ts';
 import type { EngineName } from '../search/engine.ts';
+import { StopSignal } from '../train/signals.ts';
 import { UserError } from '../util/errors.ts';
 import { chooseBackend, printJson, stderr } from './common.ts';
 
@@ -35,10 +36,18 @@ export async function embedSubcommand(recipe: string | undefined, o: EmbedCliOpt
     if (!(Number.isInteger(v) && v! >= 1)) throw new UserError(`--${k.replace('_', '-')}: expected a positive integer, got ${v}`);
     return [k, v];
   }));
-  const r = await embedImages({
-    checkpoint: o.checkpoint, model: o.model, images: o.images, recipe, sets: o.set, out: o.out,
-    engine: o.engine as EngineName, db: o.db, table: o.table, batchSize: o.batchSize, hnsw, quiet: o.quiet, log: stderr,
-  });
+  // Ctrl-C stops after the batch being embedded is committed, so the next run continues from it.
+  const stop = new StopSignal();
+  stop.install('committing the current batch and stopping');
+  let r: EmbedResult;
+  try {
+    r = await embedImages({
+      checkpoint: o.checkpoint, model: o.model, images: o.images, recipe, sets: o.set, out: o.out,
+      engine: o.engine as EngineName, db: o.db, table: o.table, batchSize: o.batchSize, hnsw, quiet: o.quiet, log: stderr,
+    });
+  } finally {
+    stop.uninstall();
+  }
   const say = o.json ? stderr : (l: string) => process.stdout.write(`${l}\n`);
   say(`index ${r.index}: ${r.count} images x ${r.dim} dims (${r.engine}); added ${r.added}, removed ${r.removed}, unchanged ${r.unchanged}`
     + `${r.skipped.length ? `, skipped ${r.skipped.length} undecodable` : ''}; ${r.seconds.toFixed(1)} s`

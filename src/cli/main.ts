@@ -171,7 +171,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const coded = e as { exitCode?: number; name?: string; message?: string };
-    if (coded && typeof coded.exitCode === 'number' && (coded.name === 'Interrupted' || coded.name === 'NonFiniteError')) {
+    if (coded && typeof coded.exitCode === 'number' && (coded.name === 'Interrupted' || coded.name === 'NonFiniteError' || coded.name === 'Stopped')) {
       process.stderr.write(`selfsup: ${coded.message}\n`);
       return coded.exitCode;
     }

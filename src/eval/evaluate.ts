@@ -135,7 +135,7 @@ export async function evaluateLinear(s: EvalSetup): Promise<Evaluated<LinearRepo
     // Features are computed once; every probe fit below reuses them.
     const tr = await features(s, s.train, 'train');
     const te = await features(s, s.test, 'test');
-    const result = linearProbe(
+    const result = await linearProbe(
       { features: tr.features, labels: trainLabels, dim: tr.dim, role: 'train' },
       { features: te.features, labels: testLabels, dim: te.dim, role: 'test' },
       { ...s.config.linear, numClasses: s.numClasses, rng: new Rng(`linear:${s.seed}`), log: s.log },

@@ -6,6 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Module } from '../models/module.ts';
 import type { Dataset, ImageBatch } from '../data/types.ts';
 import { l2normalize } from './knn.ts';
+import { yieldToSignals } from '../train/signals.ts';
+import { hookPoint } from '../util/test-hooks.ts';
 
 export { l2normalize };
 
@@ -44,6 +46,7 @@ export async function extractFeatures(
   const n = dataset.n;
   let features: Float32Array = new Float32Array(0);
   let dim = 0;
+  hookPoint('phase-features');
   for (let start = 0; start < n; start += bs) {
     const count = Math.min(bs, n - start);
     const idx = Array.from({ length: count }, (_, i) => start + i);
@@ -63,6 +66,9 @@ export async function extractFeatures(
     }
     features.set(rows, start * dim);
     opts.onProgress?.(start + count);
+    hookPoint('batch-features');
+    // A bank of 60k images takes minutes: Ctrl-C must not wait for the end.
+    await yieldToSignals('feature extraction');
   }
   if (opts.normalize && dim > 0) features = l2normalize(features, dim);
   return { features, dim, n, labels: dataset.labels };

@@ -8,6 +8,8 @@ import type { Rng } from '../util/rng.ts';
 import type { LinearProbeConfig } from '../recipe/sections/eval.ts';
 import { assertFitSplit, assertNoTestLeak, type SplitRole } from './guard.ts';
 import { rankClasses } from './knn.ts';
+import { yieldToSignals } from '../train/signals.ts';
+import { hookPoint } from '../util/test-hooks.ts';
 
 export interface ProbeData {
   /** Row-major raw (not L2-normalized) frozen features. */
@@ -132,9 +134,10 @@ function gatherRows(f: Float32Array, dim: number, idx: ArrayLike<number>, from: 
  * Softmax regression by mini-batch SGD with momentum, zero init, L2 decay on
  * the weights (not the bias), cosine or constant learning rate per step.
  * Plain loops rather than tfjs ops: the problem is small (dim x classes) and
- * per-op dispatch would cost far more than the arithmetic.
+ * per-op dispatch would cost far more than the arithmetic. Async only to give
+ * signal handlers a turn: on 60k features a fit takes minutes.
  */
-export function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): { model: SoftmaxModel; history: EpochRecord[] } {
+export async function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): Promise<{ model: SoftmaxModel; history: EpochRecord[] }> {
   assertFitSplit(train.role, 'linear probe');
   const { dim } = train;
   const c = opts.numClasses;
@@ -197,7 +200,9 @@ export function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): { mode
         b[k] -= lr * vb[k];
       }
       step++;
+      await yieldToSignals('linear probe');
     }
+    hookPoint('batch-linear');
     // Cross-entropy part of the objective, averaged over the epoch's items.
     const rec: EpochRecord = { epoch, loss: lossSum / n };
     if (opts.monitor) rec.monitorTop1 = scoreProbe(snapshot(), opts.monitor).top1;
@@ -229,8 +234,9 @@ export interface LinearProbeOptions extends LinearProbeConfig {
  * the final epoch), refit with the chosen decay on all of `train`, one test
  * evaluation after the last epoch.
  */
-export function linearProbe(train: ProbeData, test: ProbeData, opts: LinearProbeOptions): LinearProbeResult {
+export async function linearProbe(train: ProbeData, test: ProbeData, opts: LinearProbeOptions): Promise<LinearProbeResult> {
   assertFitSplit(train.role, 'linear probe');
+  hookPoint('phase-linear');
   if (train.dim !== test.dim) throw new Error(`linear probe: train dim ${train.dim} != test dim ${test.dim}`);
   const testOverlap = assertNoTestLeak(train.features, test.features, train.dim);
   const fitCommon = {
@@ -244,7 +250,7 @@ export function linearProbe(train: ProbeData, test: ProbeData, opts: LinearProbe
     const fitSet = subset(train, fit, 'train');
     const valSet = subset(train, val, 'val');
     for (const wd of opts.weight_decay) {
-      const { history } = fitSoftmaxRegression(fitSet, { ...fitCommon, weightDecay: wd, rng: opts.rng.fork(`linear-wd-${wd}`), monitor: valSet });
+      const { history } = await fitSoftmaxRegression(fitSet, { ...fitCommon, weightDecay: wd, rng: opts.rng.fork(`linear-wd-${wd}`), monitor: valSet });
       const curve = history.map((h) => h.monitorTop1 ?? 0);
       const best = curve.reduce((bi, v, i) => (v > curve[bi] ? i : bi), 0);
       const trial = { weight_decay: wd, val_top1_final: curve[curve.length - 1], val_top1_best_epoch: curve[best], best_epoch: best + 1 };
@@ -254,7 +260,7 @@ export function linearProbe(train: ProbeData, test: ProbeData, opts: LinearProbe
     // Ties keep the decay listed first.
     chosen = search.reduce((a, t) => (t.val_top1_final > a.val_top1_final ? t : a)).weight_decay;
   }
-  const { model, history } = fitSoftmaxRegression(train, { ...fitCommon, weightDecay: chosen, rng: opts.rng.fork('linear-final') });
+  const { model, history } = await fitSoftmaxRegression(train, { ...fitCommon, weightDecay: chosen, rng: opts.rng.fork('linear-final') });
   const acc = scoreProbe(model, test);
   opts.log?.(`linear probe: wd=${chosen}, ${opts.epochs} epochs, test top-1 ${(acc.top1 * 100).toFixed(2)}% top-5 ${(acc.top5 * 100).toFixed(2)}% (final epoch)`);
   return {

@@ -7,6 +7,8 @@
 import path from 'node:path';
 import { Progress } from '../log/progress.ts';
 import { UserError } from '../util/errors.ts';
+import { isStopped, Stopped, yieldToSignals } from '../train/signals.ts';
+import { hookPoint } from '../util/test-hooks.ts';
 import type { EngineName } from './engine.ts';
 import { HNSW_DEFAULTS, type HnswConfig } from './hnsw.ts';
 import { INDEX_FORMAT, INDEX_VERSION, type IndexManifest } from './manifest.ts';
@@ -69,7 +71,7 @@ export async function embedImages(opts: EmbedOptions): Promise<EmbedResult> {
       : await recipeSource(opts.recipe!, opts.sets ?? [], p, embedder.recipe.train.seed, log);
     if (source.items.length === 0) throw new UserError(`--images: no images in ${opts.images} (expected files sharp reads: .jpg .png .webp ...)`);
     const out = path.resolve(opts.out);
-    store = IndexStore.open(out, () => freshManifest(embedder, source!.describe, engine));
+    store = IndexStore.open(out, () => freshManifest(embedder, source!.describe, engine), log);
     checkCompatible(store.manifest, embedder, source.describe, out);
 
     const { keep, todo } = plan(store, source);
@@ -141,6 +143,7 @@ async function embedNew(
     return p;
   };
   let next = load(0);
+  hookPoint('phase-embed');
   for (let s = 0; s < todo.length; s += bs) {
     const loaded = await next;
     if (s + bs < todo.length) next = load(s + bs);
@@ -151,6 +154,15 @@ async function embedNew(
     if (loaded.batch) store.append(loaded.entries, await embedder.embed(loaded.batch));
     const done = Math.min(s + bs, todo.length);
     bar.update(done, done - s);
+    hookPoint('batch-embed');
+    try {
+      await yieldToSignals('embedding');
+    } catch (e) {
+      if (!isStopped(e)) throw e;
+      bar.stop();
+      // Every batch so far is committed; a rerun embeds only the rest.
+      throw new Stopped(e.reason, 'embedding', `${store.manifest.count} images committed to ${store.dir}; run the same command again to embed the rest`);
+    }
   }
   bar.stop();
   if (skipped.length > 0) log(`embed: ${skipped.length} undecodable image(s) skipped (first: ${skipped[0].id})`);

@@ -1,5 +1,5 @@
 // Writing an index folder safely (the format is described in manifest.ts).
-// One writer at a time (a lock file holding its pid). Rows are appended to the
+// One writer at a time (a lock file naming its owner, src/util/lock.ts). Rows are appended to the
 // vectors and ids files, fsynced, and only then counted by a new manifest, so
 // a kill -9 anywhere leaves either the old or the new count, never a torn row.
 // Dropping rows (deleted or changed images) writes new-generation files and
@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
+import { acquireLock, type HeldLock } from '../util/lock.ts';
 import { readIds, readManifest, readVectors, syncDir, writeManifest, MANIFEST, type IdEntry, type IndexManifest } from './manifest.ts';
 
 const LOCK = '.lock';
@@ -16,6 +17,7 @@ const OWN_FILE = /^(vectors\.\d+\.f32|ids\.\d+\.jsonl|hnsw\.\d+\.usearch|manifes
 export class IndexStore {
   private vecFd = -1;
   private idsFd = -1;
+  private lock?: HeldLock;
 
   private constructor(readonly dir: string, public manifest: IndexManifest) {}
 
@@ -24,13 +26,14 @@ export class IndexStore {
    * uncommitted tails, removes leftovers of interrupted runs. `fresh` is the
    * manifest to start from when the folder holds no index yet.
    */
-  static open(dir: string, fresh: () => IndexManifest): IndexStore {
+  static open(dir: string, fresh: () => IndexManifest, log?: (msg: string) => void): IndexStore {
     fs.mkdirSync(dir, { recursive: true });
-    lock(dir);
+    const lock = acquireLock(path.join(dir, LOCK), { what: 'index folder', command: 'selfsup embed', log });
     try {
       const exists = fs.existsSync(path.join(dir, MANIFEST));
       const m = exists ? readManifest(dir) : fresh();
       const store = new IndexStore(dir, m);
+      store.lock = lock;
       if (!exists) {
         fs.writeFileSync(path.join(dir, m.vectors.file), '');
         fs.writeFileSync(path.join(dir, m.ids.file), '');
@@ -40,7 +43,7 @@ export class IndexStore {
       store.openFiles();
       return store;
     } catch (e) {
-      unlock(dir);
+      lock.release();
       throw e;
     }
   }
@@ -106,7 +109,7 @@ export class IndexStore {
 
   close(): void {
     this.closeFiles();
-    unlock(this.dir);
+    this.lock?.release();
   }
 
   private openFiles(): void {
@@ -152,36 +155,4 @@ export function writeDurable(file: string, data: Buffer): void {
     fs.closeSync(fd);
   }
   syncDir(path.dirname(file));
-}
-
-function lock(dir: string): void {
-  const file = path.join(dir, LOCK);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(fs.readFileSync(file, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new UserError(`${dir}: another selfsup embed (pid ${pid}) is writing this index; wait for it or stop it`);
-      }
-      // The writer died (e.g. kill -9): its lock is stale.
-      fs.rmSync(file, { force: true });
-    }
-  }
-  throw new UserError(`${dir}: cannot lock the index folder (${file})`);
-}
-
-function unlock(dir: string): void {
-  fs.rmSync(path.join(dir, LOCK), { force: true });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

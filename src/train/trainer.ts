@@ -24,7 +24,9 @@ import type { RetrievalScore } from '../eval/retrieval.ts';
 import { isSupervised } from '../recipe/sections/method.ts';
 import { writeRunPlots } from './run-plots.ts';
 import { ensureDir, runPaths, type RunPaths } from './run-folder.ts';
-import { Interrupted, NonFiniteError, StopSignal } from './signals.ts';
+import { Interrupted, isStopped, NonFiniteError, StopSignal } from './signals.ts';
+import { hookPoint } from '../util/test-hooks.ts';
+import { acquireLock, type HeldLock } from '../util/lock.ts';
 import { StepRunner } from './step.ts';
 
 export interface PretrainOptions {
@@ -67,6 +69,8 @@ interface Run {
   recipe: Recipe; paths: RunPaths; splits: Splits; method: Method; optimizer: Optimizer; loader: Loader;
   augmenter: Augmenter; evalTransform: EvalTransform; stepsPerEpoch: number; totalSteps: number;
   lrAt: (step: number) => number; metrics: MetricsLog; events?: EventWriter;
+  /** The run folder's lock: two pretrain --out DIR at once would interleave checkpoints and metrics. */
+  lock: HeldLock;
 }
 
 async function setUp(o: PretrainOptions): Promise<Run> {
@@ -96,9 +100,23 @@ async function setUp(o: PretrainOptions): Promise<Run> {
   // The lr schedule spans the epochs asked for even when max_steps cuts the run short.
   const lrAt = lrScheduleFor(r.optim, { batchSize: r.train.batch_size, stepsPerEpoch, totalSteps: scheduled });
   ensureDir(paths.dir);
-  const metrics = new MetricsLog(paths.metrics);
-  const events = r.log.tensorboard ? new EventWriter(paths.dir, {}) : undefined;
-  return { recipe: r, paths, splits, method, optimizer, loader, augmenter, evalTransform, stepsPerEpoch, totalSteps, lrAt, metrics, events };
+  let lock: HeldLock;
+  try {
+    lock = acquireLock(join(paths.dir, '.lock'), { what: 'run folder', command: 'selfsup pretrain', log: o.log });
+  } catch (e) {
+    method.dispose();
+    optimizer.dispose();
+    closeSplits(splits);
+    throw e;
+  }
+  try {
+    const metrics = new MetricsLog(paths.metrics);
+    const events = r.log.tensorboard ? new EventWriter(paths.dir, {}) : undefined;
+    return { recipe: r, paths, splits, method, optimizer, loader, augmenter, evalTransform, stepsPerEpoch, totalSteps, lrAt, metrics, events, lock };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
 }
 
 function checkpointSources(run: Run): NamedTensorSource[] {
@@ -197,6 +215,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     run.method.dispose();
     run.optimizer.dispose();
     closeSplits(run.splits);
+    run.lock.release();
   }
 }
 
@@ -244,6 +263,7 @@ async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result
           for (const p of run.method.trainable()) run.events.histogram(`weights/${p.name}`, (await p.variable.data()) as Float32Array, step);
         }
         progress.update(step, b.batch.n, { epoch: epoch + 1, loss: out.loss, lr, ...(lastKnn !== undefined ? { knn: `${(100 * lastKnn).toFixed(1)}%` } : {}) });
+        hookPoint(`step-${step}`);
         // Let the event loop run once per step: signal handlers only fire on a macrotask turn.
         await new Promise((res) => setImmediate(res));
         if (o.stop?.reason) {
@@ -255,7 +275,17 @@ async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result
       const endOfEpoch = step % run.stepsPerEpoch === 0;
       const done = step >= run.totalSteps;
       if (endOfEpoch && r.eval.every > 0 && (epoch + 1) % r.eval.every === 0 && !done) {
-        const s = await knnScore(run.method.backbone, run.splits, r.eval, run.evalTransform);
+        hookPoint('phase-knn-monitor');
+        let s;
+        try {
+          s = await knnScore(run.method.backbone, run.splits, r.eval, run.evalTransform);
+        } catch (e) {
+          // A signal during the monitor: the weights of this step are whole, so save them as after a step.
+          if (!isStopped(e)) throw e;
+          const path = await writeCheckpoint(run, step, { loss: lastLoss });
+          progress.stop();
+          throw new Interrupted(e.reason, path, run.paths.dir);
+        }
         if (s) {
           lastKnn = s.top1;
           run.metrics.write('knn', step, epoch + 1, { top1: s.top1, top5: s.top5, when: 'monitor' });
