@@ -76,14 +76,38 @@ export function folderSplit(base: string, sub: string, rels: string[], labels: F
   const classIndex = new Map(classNames?.map((c, i) => [c, i]));
   const entries = mine.map((r) => {
     const file = path.join(root, r);
-    const st = fs.statSync(file);
+    const st = statOrEmpty(file);
     return { file, size: st.size, mtimeMs: st.mtimeMs, label: labelled ? classIndex.get(r.split('/')[0])! : -1 };
   });
   return { root, entries, classNames };
 }
 
-/** Decodes one image file to uint8 HWC at size x size (cover + centre crop), 1 or 3 channels. */
+/**
+ * Size and mtime of a listed file; a symlink loop or a dangling link gives size
+ * -1 instead of throwing, and its decode then fails with the reason (one
+ * skipped image, not a crashed listing).
+ */
+export function statOrEmpty(file: string): { size: number; mtimeMs: number } {
+  try { return fs.statSync(file); } catch { return { size: -1, mtimeMs: 0 }; }
+}
+
+/**
+ * Decodes one image file to uint8 HWC at size x size (cover + centre crop), 1 or 3 channels.
+ * EXIF orientation is applied (photos come out upright), only the first frame of an
+ * animation is read, 16-bit and CMYK images are converted to 8-bit sRGB, and sharp's
+ * pixel limit (~268 megapixels) refuses decompression bombs from their header alone.
+ */
 export async function decodeImage(file: string, size: number, channels: number): Promise<Uint8Array> {
+  try {
+    return await decodeWith(file, size, channels);
+  } catch (e) {
+    // sharp calls a symlink loop "missing"; say what the file system says.
+    try { fs.statSync(file); } catch (s) { throw new Error(`${(s as NodeJS.ErrnoException).code ?? 'unreadable'}: ${(s as Error).message.split(',')[0]}`); }
+    throw e;
+  }
+}
+
+async function decodeWith(file: string, size: number, channels: number): Promise<Uint8Array> {
   let img = sharp(file, { failOn: 'truncated' }).rotate().resize(size, size, { fit: 'cover', position: 'centre' });
   img = channels === 1 ? img.toColourspace('b-w') : img.removeAlpha().toColourspace('srgb');
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });

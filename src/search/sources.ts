@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { closeSplits, openSplits } from '../data/index.ts';
-import { listImages } from '../data/folder.ts';
+import { listImages, statOrEmpty } from '../data/folder.ts';
 import type { Dataset, ImageBatch } from '../data/types.ts';
 import { loadRecipe } from '../recipe/index.ts';
 import { UserError } from '../util/errors.ts';
@@ -42,7 +42,7 @@ export function folderSource(dir: string, p: Preprocessing): ImageSource {
   const root = path.resolve(dir);
   if (!isDir(root)) throw new UserError(`--images: ${dir} is not a folder; expected a folder of images`);
   const items = listImages(root, {}).map((id) => {
-    const st = fs.statSync(path.join(root, id));
+    const st = statOrEmpty(path.join(root, id));
     return { id, size: st.size, mtime: st.mtimeMs };
   });
   return {
