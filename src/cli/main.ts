@@ -175,6 +175,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`selfsup: ${coded.message}\n`);
       return coded.exitCode;
     }
+    const errno = (e as NodeJS.ErrnoException)?.code;
+    if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+      // A full disk is the machine's state, not a bug: one line, exit 1 (writers keep the previous checkpoint / commit intact).
+      process.stderr.write(`selfsup: the disk is full (${errno}): ${(e as Error).message}\n`);
+      return 1;
+    }
     process.stderr.write(`selfsup: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
     return 1;
   }

@@ -70,6 +70,24 @@ export async function saveCheckpoint(
   const tmpDir = join(ckptRoot, `.tmp-${checkpointDirName(meta.step)}-${process.pid}`);
   rmSync(tmpDir, { recursive: true, force: true });
   mkdirSync(tmpDir);
+  try {
+    return await writeAndSwap(ckptRoot, finalDir, tmpDir, meta, sources, keep);
+  } catch (e) {
+    // Nothing was renamed yet (or the swap failed): the previous checkpoints are untouched; drop the partial one.
+    rmSync(tmpDir, { recursive: true, force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      const prev = listCheckpoints(ckptRoot).at(-1);
+      (e as Error).message = `writing checkpoint ${finalDir} failed (${(e as Error).message}); ${prev ? `the previous checkpoint ${prev} is intact` : 'no earlier checkpoint exists'}; free some space and continue with --resume`;
+    }
+    throw e;
+  }
+}
+
+async function writeAndSwap(
+  ckptRoot: string, finalDir: string, tmpDir: string, meta: Omit<CheckpointMeta, 'format' | 'tensors' | 'created'>,
+  sources: NamedTensorSource[], keep: number,
+): Promise<string> {
   const entries: TensorEntry[] = [];
   const hash = createHash('sha256');
   let offset = 0;
