@@ -10,6 +10,8 @@ export interface SelfsupPageApi {
   searchUrl(url: string, k: number): Promise<SearchHit[]>;
   /** The tfjs backend the page runs on ('webgl', 'wasm' or 'cpu'), once ready. */
   backend?: string;
+  /** Why the usual first choice was passed over (e.g. a software WebGL renderer), if it was. */
+  backendNote?: string;
   /** The model input the page computes for an image (for checking against Node). */
   preprocessUrl(url: string): Promise<Float32Array>;
   /** The L2-normalized embedding of an image. */
