@@ -186,7 +186,3 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-// Let pending stdout writes drain before exiting.
-process.exitCode = code;
-if (code !== 0) setTimeout(() => process.exit(code), 50).unref();
