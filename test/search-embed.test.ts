@@ -209,7 +209,7 @@ describe('selfsup embed', () => {
       const other = await tinyCheckpoint('another model');
       await expect(embedImages({ checkpoint: other.run, images, out, ...quiet })).rejects.toThrow(/was built by model/);
       await expect(embedImages({ embedder, images: join(images, 'nope'), out: join(out, '..', 'x'), ...quiet })).rejects.toThrow(/--images: .* is not a folder/);
-      await expect(embedImages({ model: images, images, out: join(out, '..', 'y'), ...quiet })).rejects.toThrow(/not supported yet/);
+      await expect(embedImages({ model: images, images, out: join(out, '..', 'y'), ...quiet })).rejects.toThrow(/no model\.json in it/);
       expect(existsSync(join(out, '..', 'y'))).toBe(false);
     });
   });

@@ -86,7 +86,7 @@ describe.skipIf(skip !== undefined)('exported web site in headless chromium', ()
   /** What Node computes for a file: the model input (eval transform of the sharp-decoded image) and the embedding. */
   async function nodeSide(file: string): Promise<{ input: Float32Array; embedding: Float32Array }> {
     const d = await decodeFiles([file], embedder.preprocessing);
-    const { evalTransform } = buildAugmenter(embedder.recipe, embedder.preprocessing.channels);
+    const { evalTransform } = buildAugmenter(embedder.recipe!, embedder.preprocessing.channels);
     const x = evalTransform(d.batch!);
     const input = (await x.data()) as Float32Array;
     x.dispose();

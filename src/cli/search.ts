@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listImages } from '../data/folder.ts';
 import type { IndexManifest } from '../search/manifest.ts';
-import { decodeFiles, loadEmbedder, type Embedder } from '../search/model.ts';
+import { decodeFiles, indexEmbedder, type ModelSource } from '../search/model.ts';
 import { openIndex, type Neighbor, type SearchIndex } from '../search/open.ts';
 import { QUERY_FRAME, writeSheet, type SheetTile } from '../search/sheet.ts';
 import { UserError } from '../util/errors.ts';
@@ -21,6 +21,8 @@ export interface SearchCliOptions {
   sheet?: string;
   /** The model for query images when the index's checkpoint moved (its fingerprint must still match). */
   checkpoint?: string;
+  /** ... or an exported TF.js backbone folder of the same weights. */
+  model?: string;
   db?: string;
   backend: string;
   threads?: number;
@@ -51,7 +53,7 @@ export async function searchSubcommand(dir: string, o: SearchCliOptions): Promis
       results = (await index.search(vecs, o.k + 1, { exact: o.exact })).map((nb, i) => nb.filter((n) => n.row !== queries[i].row).slice(0, o.k));
     } else {
       const files = o.image?.length ? o.image : imagesIn(o.images!);
-      const embedded = await embedQueries(index, files, o.checkpoint);
+      const embedded = await embedQueries(index, files, { checkpoint: o.checkpoint, model: o.model });
       queries = embedded.files.map((f) => ({ label: f, file: f }));
       results = await index.search(embedded.vectors, o.k, { exact: o.exact });
     }
@@ -81,10 +83,10 @@ export async function searchSubcommand(dir: string, o: SearchCliOptions): Promis
 }
 
 /** Embeds query files with the index's model; undecodable ones are named and skipped. */
-async function embedQueries(index: SearchIndex, files: string[], checkpoint?: string): Promise<{ files: string[]; vectors: Float32Array }> {
+async function embedQueries(index: SearchIndex, files: string[], given: ModelSource): Promise<{ files: string[]; vectors: Float32Array }> {
   const m = index.manifest;
   for (const f of files) if (!fs.existsSync(f)) throw new UserError(`--image: ${f} does not exist`);
-  const embedder = queryModel(m, checkpoint);
+  const embedder = indexEmbedder(m, given);
   try {
     const good: string[] = [];
     const parts: Float32Array[] = [];
@@ -104,28 +106,6 @@ async function embedQueries(index: SearchIndex, files: string[], checkpoint?: st
   } finally {
     embedder.dispose();
   }
-}
-
-/** The index's model, refusing one whose weights or preprocessing differ from what built the index. */
-function queryModel(m: IndexManifest, checkpoint?: string): Embedder {
-  const ck = checkpoint ?? m.model.checkpoint;
-  if (!checkpoint && !fs.existsSync(ck)) throw new UserError(`the index's checkpoint ${ck} is gone; pass the same model with --checkpoint PATH (its fingerprint must be ${m.model.fingerprint.slice(0, 12)})`);
-  const e = loadEmbedder({ checkpoint: ck });
-  if (e.model.fingerprint !== m.model.fingerprint) {
-    e.dispose();
-    throw new UserError(`fingerprint mismatch: the index was built by model ${m.model.fingerprint} (${m.model.checkpoint}), but ${e.model.checkpoint} is ${e.model.fingerprint}; query with the index's model or rebuild the index`);
-  }
-  const a = JSON.stringify(m.preprocessing);
-  const b = JSON.stringify(e.preprocessing);
-  if (a !== b) {
-    e.dispose();
-    throw new UserError(`preprocessing mismatch: the index was built with ${a}, ${e.model.checkpoint} gives ${b}`);
-  }
-  if (e.dim !== m.dim) {
-    e.dispose();
-    throw new UserError(`dimension mismatch: the index has ${m.dim} dimensions, the model gives ${e.dim}`);
-  }
-  return e;
 }
 
 function imagesIn(dir: string): string[] {

@@ -31,7 +31,7 @@ interface ModelJson { weightsManifest?: { paths: string[]; weights: tf.io.Weight
  * Export names each weight after its variable without the module prefix
  * ('backbone/stem/conv/kernel' is saved as 'stem/conv/kernel').
  */
-function fromExported(dir: string, vars: NamedVariable[]): LoadedCheckpoint {
+export function fromExported(dir: string, vars: NamedVariable[]): LoadedCheckpoint {
   const file = join(dir, 'model.json');
   let mj: ModelJson;
   try {

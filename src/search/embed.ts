@@ -4,7 +4,9 @@
 // embeds only what is new, committing every batch, and finally brings the
 // search engine up to date. Killed anywhere, the next run resumes from the
 // last commit: no duplicate rows, no missing ones.
+import fs from 'node:fs';
 import path from 'node:path';
+import { loadRecipe } from '../recipe/index.ts';
 import { Progress } from '../log/progress.ts';
 import { UserError } from '../util/errors.ts';
 import { isStopped, Stopped, yieldToSignals } from '../train/signals.ts';
@@ -12,7 +14,7 @@ import { hookPoint } from '../util/test-hooks.ts';
 import type { EngineName } from './engine.ts';
 import { HNSW_DEFAULTS, type HnswConfig } from './hnsw.ts';
 import { INDEX_FORMAT, INDEX_VERSION, type IndexManifest } from './manifest.ts';
-import { loadEmbedder, type Embedder, type ModelSource } from './model.ts';
+import { loadEmbedder, modelOrigin, type Embedder, type ModelSource } from './model.ts';
 import { folderSource, recipeSource, type ImageSource, type SourceItem } from './sources.ts';
 import { IndexStore } from './store.ts';
 import { syncEngine } from './sync.ts';
@@ -68,7 +70,7 @@ export async function embedImages(opts: EmbedOptions): Promise<EmbedResult> {
   try {
     const p = embedder.preprocessing;
     source = opts.images !== undefined ? folderSource(opts.images, p)
-      : await recipeSource(opts.recipe!, opts.sets ?? [], p, embedder.recipe.train.seed, log);
+      : await recipeSource(opts.recipe!, opts.sets ?? [], p, splitSeed(embedder, opts.recipe, opts.sets ?? []), log);
     if (source.items.length === 0) throw new UserError(`--images: no images in ${opts.images} (expected files sharp reads: .jpg .png .webp ...)`);
     const out = path.resolve(opts.out);
     store = IndexStore.open(out, () => freshManifest(embedder, source!.describe, engine), log);
@@ -95,6 +97,18 @@ export async function embedImages(opts: EmbedOptions): Promise<EmbedResult> {
   }
 }
 
+/**
+ * The seed that draws a recipe source's splits: the checkpoint recipe's, as
+ * training drew them; an exported model (--model) carries no recipe, so the
+ * RECIPE being embedded gives it (the same file it was trained with gives the same splits).
+ */
+function splitSeed(e: Embedder, recipePath: string | undefined, sets: string[]): number {
+  if (e.recipe) return e.recipe.train.seed;
+  if (recipePath === undefined) throw new UserError('embed: a model given with --model has no recipe; give the RECIPE whose data to embed');
+  if (!fs.existsSync(recipePath)) throw new UserError(`recipe file not found: ${recipePath}`);
+  return loadRecipe(recipePath, sets).train.seed;
+}
+
 function freshManifest(e: Embedder, source: IndexManifest['source'], engine: EngineName): IndexManifest {
   return {
     format: INDEX_FORMAT, version: INDEX_VERSION, model: e.model, preprocessing: e.preprocessing, dim: e.dim, count: 0, source,
@@ -108,7 +122,7 @@ function freshManifest(e: Embedder, source: IndexManifest['source'], engine: Eng
 /** An existing index may only grow with the same model and the same images' root. */
 function checkCompatible(m: IndexManifest, e: Embedder, source: IndexManifest['source'], dir: string): void {
   if (m.model.fingerprint !== e.model.fingerprint) {
-    throw new UserError(`${dir} was built by model ${m.model.fingerprint.slice(0, 12)} (${m.model.checkpoint}), not by ${e.model.fingerprint.slice(0, 12)} (${e.model.checkpoint}); use another --out or delete the index`);
+    throw new UserError(`${dir} was built by model ${m.model.fingerprint.slice(0, 12)} (${modelOrigin(m.model)}), not by ${e.model.fingerprint.slice(0, 12)} (${modelOrigin(e.model)}); use another --out or delete the index`);
   }
   if (m.dim !== e.dim) throw new UserError(`${dir}: index vectors have ${m.dim} dimensions, the model gives ${e.dim}`);
   const a = JSON.stringify(m.source);

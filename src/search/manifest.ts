@@ -63,8 +63,10 @@ export interface EngineState {
 export interface ModelInfo {
   /** weightsHash of the backbone (src/eval/guard.ts): SHA-256 over every parameter and batch-norm statistic. */
   fingerprint: string;
-  /** Absolute path of the checkpoint folder the backbone came from: how queries get embedded. */
+  /** Absolute path of the checkpoint folder the backbone came from: how queries get embedded ('' when built with --model from an export that did not record it). */
   checkpoint: string;
+  /** Absolute path of the exported TF.js folder the index was built with (embed --model); queries are embedded with it first. */
+  model_dir?: string;
   step?: number;
   method?: string;
   recipe?: string;
@@ -107,6 +109,7 @@ export function readManifest(dir: string): IndexManifest {
   if (!int(m.dim) || m.dim === 0) throw bad(`dim ${m.dim}`);
   if (!int(m.count)) throw bad(`count ${m.count}`);
   if (typeof m.model?.fingerprint !== 'string' || typeof m.model.checkpoint !== 'string') throw bad('model.fingerprint / model.checkpoint');
+  if (m.model.model_dir !== undefined && typeof m.model.model_dir !== 'string') throw bad('model.model_dir');
   const p = m.preprocessing;
   if (!p || !int(p.size) || !(p.channels === 1 || p.channels === 3) || p.mean?.length !== p.channels || p.std?.length !== p.channels) throw bad('preprocessing');
   if (typeof m.vectors?.file !== 'string' || m.vectors.bytes !== m.count * m.dim * 4) throw bad(`vectors.bytes ${m.vectors?.bytes} != count x dim x 4`);

@@ -1,7 +1,9 @@
 // The frozen backbone that turns images into index vectors: rebuilt from a
-// checkpoint exactly as `selfsup export` / `selfsup eval` do, run in eval mode
-// with the checkpoint recipe's own eval transform (size, channels, mean/std),
-// rows L2-normalized. Its fingerprint (weightsHash) ties an index to it.
+// checkpoint exactly as `selfsup export` / `selfsup eval` do (run in eval mode
+// with the checkpoint recipe's own eval transform), or from an exported TF.js
+// folder (src/search/exported.ts: its metadata's preprocessing), rows
+// L2-normalized. Its fingerprint (weightsHash) ties an index to it, whichever
+// of the two built it.
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -17,14 +19,15 @@ import type { Recipe } from '../recipe/index.ts';
 import { buildAugmenter } from '../train/augmenter.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { UserError } from '../util/errors.ts';
-import type { ModelInfo, Preprocessing } from './manifest.ts';
+import { loadExportedModel, normalizeTransform } from './exported.ts';
+import type { IndexManifest, ModelInfo, Preprocessing } from './manifest.ts';
 
 export interface Embedder {
   readonly model: ModelInfo;
   readonly preprocessing: Preprocessing;
   readonly dim: number;
-  /** The recipe the backbone was trained with (its data section says how recipe-sourced indexes were read). */
-  readonly recipe: Recipe;
+  /** The recipe the backbone was trained with; undefined for an exported model (--model), which carries none. */
+  readonly recipe?: Recipe;
   /** L2-normalized embeddings, [batch.n * dim]. */
   embed(batch: ImageBatch): Promise<Float32Array>;
   dispose(): void;
@@ -38,28 +41,64 @@ export interface ModelSource {
 }
 
 export function loadEmbedder(src: ModelSource): Embedder {
+  if (src.model !== undefined && src.checkpoint !== undefined) throw new UserError('give the model with --checkpoint PATH or --model DIR, not both');
   if (src.model !== undefined) {
-    // The exported model.json records input shape and backbone config but not the recipe's normalization
-    // nor a fingerprint comparable to a checkpoint's, so queries could not be checked against the index.
-    throw new UserError(`--model ${src.model}: embedding with an exported TF.js model is not supported yet; pass the checkpoint it was exported from with --checkpoint`);
+    const m = loadExportedModel(src.model);
+    return new BackboneEmbedder(m.backbone, normalizeTransform(m.preprocessing), undefined, m.model, m.preprocessing);
   }
-  if (!src.checkpoint) throw new UserError('embed: give the model with --checkpoint PATH');
+  if (!src.checkpoint) throw new UserError('embed: give the model with --checkpoint PATH or --model DIR');
   const ck = loadCheckpoint(src.checkpoint);
   const recipe = recipeForCheckpoint(ck, undefined, []);
   const backbone = backboneFromCheckpoint(ck, recipe);
   const channels = recipe.data.channels;
   const aug = buildAugmenter(recipe, channels);
-  return new CheckpointEmbedder(backbone, aug.evalTransform, recipe, {
+  return new BackboneEmbedder(backbone, aug.evalTransform, recipe, {
     fingerprint: weightsHash(backbone), checkpoint: path.resolve(ck.path), step: ck.meta.step, method: ck.meta.method, recipe: recipe.name,
   }, {
     size: recipe.data.image_size, channels, mean: [...aug.augmenter.mean], std: [...aug.augmenter.std], resize: 'cover-centre-crop',
   });
 }
 
-class CheckpointEmbedder implements Embedder {
+/** Where a model came from, for messages: its exported folder, else its checkpoint. */
+export function modelOrigin(m: ModelInfo): string {
+  return m.model_dir ?? (m.checkpoint || 'an unrecorded checkpoint');
+}
+
+/**
+ * The model to embed an index's queries with: the one given (--checkpoint or
+ * --model, e.g. when the index's moved), else the exported folder the index
+ * was built from, else its checkpoint. Either kind may query an index built by
+ * the other: the fingerprint (and preprocessing and dim) must match.
+ */
+export function indexEmbedder(m: IndexManifest, given: ModelSource = {}): Embedder {
+  let src: ModelSource = given;
+  if (given.checkpoint === undefined && given.model === undefined) {
+    const { model_dir: dir, checkpoint: ck } = m.model;
+    if (dir && fs.existsSync(dir)) src = { model: dir };
+    else if (ck && fs.existsSync(ck)) src = { checkpoint: ck };
+    else {
+      throw new UserError(`the index's model ${modelOrigin(m.model)} is gone; pass the same model with --checkpoint PATH or --model DIR (its fingerprint must be ${m.model.fingerprint.slice(0, 12)})`);
+    }
+  }
+  const e = loadEmbedder(src);
+  const refuse = (msg: string) => {
+    e.dispose();
+    return new UserError(msg);
+  };
+  if (e.model.fingerprint !== m.model.fingerprint) {
+    throw refuse(`fingerprint mismatch: the index was built by model ${m.model.fingerprint} (${modelOrigin(m.model)}), but ${modelOrigin(e.model)} is ${e.model.fingerprint}; query with the index's model or rebuild the index`);
+  }
+  const a = JSON.stringify(m.preprocessing);
+  const b = JSON.stringify(e.preprocessing);
+  if (a !== b) throw refuse(`preprocessing mismatch: the index was built with ${a}, ${modelOrigin(e.model)} gives ${b}`);
+  if (e.dim !== m.dim) throw refuse(`dimension mismatch: the index has ${m.dim} dimensions, the model gives ${e.dim}`);
+  return e;
+}
+
+class BackboneEmbedder implements Embedder {
   readonly dim: number;
   constructor(
-    private readonly backbone: Backbone, private readonly transform: EvalTransform, readonly recipe: Recipe,
+    private readonly backbone: Backbone, private readonly transform: EvalTransform, readonly recipe: Recipe | undefined,
     readonly model: ModelInfo, readonly preprocessing: Preprocessing,
   ) {
     this.dim = backbone.featureDim;
