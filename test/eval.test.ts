@@ -86,7 +86,7 @@ describe('evaluate + report', () => {
       { kind: 'train', step: 5, epoch: 1, time: '', loss: 3 },
       { kind: 'knn', step: 10, epoch: 2, time: '', top1: 0.7, top5: 1 },
     ];
-    const out = writeReport(knn, {
+    const out = await writeReport(knn, {
       outDir: dir, meta: { checkpoint: 'x' }, metrics, classNames: test.classNames, numClasses: 3, plots: true, mapPoints: 40, seed: 0,
     });
     const saved = JSON.parse(readFileSync(out.json, 'utf8'));
@@ -94,9 +94,15 @@ describe('evaluate + report', () => {
     expect(saved.checkpoint).toBe('x');
     expect(saved.top1).toBe(knn.report.top1);
     expect(out.plots.map((p) => p.slice(dir.length + 1))).toEqual(['knn-accuracy.png', 'knn-confusion.png', 'knn-embedding.png']);
-    const sizes = out.plots.map((p) => { const png = PNG.sync.read(readFileSync(p)); return [png.width, png.height]; });
-    expect(sizes).toEqual([[640, 420], [560, 560], [640, 520]]);
-    const fsOut = writeReport(fs, { outDir: dir, meta: {}, numClasses: 3, plots: true, mapPoints: 10, seed: 0 });
+    // Each PNG is the Vega SVG beside it rasterized at 2x.
+    for (const p of out.plots) {
+      const png = PNG.sync.read(readFileSync(p));
+      const svg = readFileSync(p.replace(/\.png$/, '.svg'), 'utf8');
+      const [, w, h] = /^<svg[^>]* width="(\d+)" height="(\d+)"/.exec(svg)!;
+      expect([png.width, png.height]).toEqual([2 * Number(w), 2 * Number(h)]);
+    }
+    expect(readFileSync(join(dir, 'knn-accuracy.svg'), 'utf8')).toContain('k-NN accuracy during pretraining');
+    const fsOut = await writeReport(fs, { outDir: dir, meta: {}, numClasses: 3, plots: true, mapPoints: 10, seed: 0 });
     expect(fsOut.plots.map((p) => p.slice(dir.length + 1))).toEqual(['fewshot-embedding.png']);
     expect(existsSync(join(dir, 'fewshot.json'))).toBe(true);
   });

@@ -10,7 +10,7 @@ import { numClasses } from '../data/types.ts';
 import { evaluateFewShot, evaluateKnn, evaluateLinear, type EvalSetup, type Evaluated } from '../eval/evaluate.ts';
 import { evaluateRetrieval, evaluateVerify, type EmbeddingEvaluated } from '../eval/evaluate-retrieval.ts';
 import { embedderFromCheckpoint } from '../eval/embedder.ts';
-import { writeReport } from '../eval/report.ts';
+import { writeReport, type WrittenReport } from '../eval/report.ts';
 import { readMetrics } from '../log/metrics.ts';
 import { buildAugmenter } from '../train/augmenter.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
@@ -78,7 +78,7 @@ export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Pro
     const runDir = runDirOf(ck.path);
     const outDir = opts.out ?? join(runDir ?? dirname(ck.path), 'eval');
     const metricsPath = runDir ? runPaths(runDir).metrics : undefined;
-    const written = writeReport(ev, {
+    const written = await writeReport(ev, {
       outDir,
       meta: {
         checkpoint: ck.path, step: ck.meta.step, epoch: ck.meta.epoch, method: ck.meta.method, recipe: recipe.name,
@@ -105,7 +105,7 @@ export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Pro
 }
 
 /** Writes retrieval.png / calibration.json / ... next to the report and lists them in its JSON. */
-function attachFiles(written: ReturnType<typeof writeReport>, files: NonNullable<EmbeddingEvaluated<unknown>['files']>, outDir: string): void {
+function attachFiles(written: WrittenReport, files: NonNullable<EmbeddingEvaluated<unknown>['files']>, outDir: string): void {
   const other: string[] = [];
   for (const f of files) {
     const p = join(outDir, f.name);

@@ -13,7 +13,9 @@ import type { EvalBase, Evaluated } from './evaluate.ts';
 import { extractFeatures, type EvalTransform, type FeatureSet } from './features.ts';
 import { assertWeightsUnchanged, weightsHash } from './guard.ts';
 import { nearestNeighbours } from './knn.ts';
-import { plotLines } from './plots.ts';
+import { lineChartSpec } from '../report/charts.ts';
+import type { TopLevelSpec } from 'vega-lite';
+import { renderChart } from './plots.ts';
 import { distinctLabels, retrievalMetrics, type RetrievalMetrics } from './retrieval.ts';
 import { drawRetrievalSheet, pickSheetQueries, type SheetRow } from './retrieval-sheet.ts';
 import { pairCounts, pairSimilarities, rocCurve, summarizeVerification, verificationPairs, type RocCurve } from './verify.ts';
@@ -181,7 +183,7 @@ export async function evaluateVerify(s: EmbeddingEvalSetup): Promise<EmbeddingEv
   s.log?.(`verification (${s.embedder.embedding}, ${pairs.nSame} same / ${pairs.nDifferent} different pairs, ${pairs.sampling}): `
     + `AUC ${v.auc.toFixed(4)} EER ${pct(v.eer)}; at FAR ${v.far.toExponential(2)} TAR ${pct(v.tar)}, threshold ${v.threshold.toFixed(4)}`);
   const files: ExtraFile[] = [{ name: 'calibration.json', plot: false, data: JSON.stringify(calibration, null, 2) + '\n' }];
-  if (s.plots) files.push({ name: 'verify-roc.png', plot: true, data: plotRoc(rocCurve(sims, pairs.same), v.eer) });
+  if (s.plots) files.push({ name: 'verify-roc.png', plot: true, data: await plotRoc(rocCurve(sims, pairs.same), v.eer) });
   return {
     report: {
       kind: 'verify', ...b, threshold: v.threshold, far: vc.far, far_measured: v.far, tar: v.tar,
@@ -192,14 +194,21 @@ export async function evaluateVerify(s: EmbeddingEvalSetup): Promise<EmbeddingEv
   };
 }
 
-/** ROC curve (TAR against FAR), thinned to at most ~1000 points for drawing. */
-function plotRoc(c: RocCurve, eer: number): Buffer {
+/** ROC curve (TAR against FAR) as a Vega-Lite line chart, thinned to at most ~1000 points. */
+export function rocSpec(c: RocCurve, eer: number): TopLevelSpec {
   const step = Math.max(1, Math.ceil(c.far.length / 1000));
   const idx = Array.from({ length: c.far.length }, (_, i) => i).filter((i) => i % step === 0 || i === c.far.length - 1);
-  return plotLines([
-    { label: `ROC (EER ${pct(eer)})`, x: idx.map((i) => c.far[i]), y: idx.map((i) => c.tar[i]) },
-    { label: 'chance', x: [0, 1], y: [0, 1] },
-  ], { title: 'verification ROC', xLabel: 'false accept rate', yLabel: 'true accept rate', yRange: [0, 1] });
+  return lineChartSpec({
+    title: 'verification ROC', xLabel: 'false accept rate', yLabel: 'true accept rate', yDomain: [0, 1], width: 420, height: 360,
+    series: [
+      { label: `ROC (EER ${pct(eer)})`, x: idx.map((i) => c.far[i]), y: idx.map((i) => c.tar[i]) },
+      { label: 'chance', x: [0, 1], y: [0, 1] },
+    ],
+  });
+}
+
+async function plotRoc(c: RocCurve, eer: number): Promise<Buffer> {
+  return (await renderChart(rocSpec(c, eer))).png;
 }
 
 function pct(x: number): string { return `${(100 * x).toFixed(2)}%`; }

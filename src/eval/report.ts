@@ -1,4 +1,5 @@
-// Evaluation reports on disk: one JSON file per evaluation plus PNG plots:
+// Evaluation reports on disk: one JSON file per evaluation plus Vega-Lite
+// charts as PNG (listed in the JSON) with the same chart as SVG beside each:
 // k-NN accuracy over pretraining (from the run's metrics.jsonl), a confusion
 // matrix of the test predictions, and a 2-D map of the test embeddings.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,9 @@ import type { MetricsRecord } from '../log/metrics.ts';
 import { Rng } from '../util/rng.ts';
 import { embed2d, subsample } from './embedding.ts';
 import type { Evaluated } from './evaluate.ts';
-import { confusionMatrix, plotConfusion, plotLines, plotScatter, type Series } from './plots.ts';
+import type { TopLevelSpec } from 'vega-lite';
+import { lineChartSpec } from '../report/charts.ts';
+import { confusionMatrix, confusionSpec, renderChart, scatterSpec, type Series } from './plots.ts';
 
 /**
  * k-NN top-1 / top-5 per epoch from metrics.jsonl records of kind 'knn'
@@ -54,26 +57,31 @@ export interface WrittenReport {
   plots: string[];
 }
 
-/** Writes `<kind>.json` and `<kind>-*.png` into `outDir`; returns the report (with file paths). */
-export function writeReport<R extends { kind: string }>(ev: Evaluated<R>, ctx: ReportContext): WrittenReport {
+/** Renders `spec` to `<path>.png` (returned) and the same chart to `<path>.svg`. */
+async function writeChart(path: string, spec: TopLevelSpec): Promise<string> {
+  const { svg, png } = await renderChart(spec);
+  writeFileSync(`${path}.png`, png);
+  writeFileSync(`${path}.svg`, svg);
+  return `${path}.png`;
+}
+
+/** Writes `<kind>.json` and `<kind>-*.png` (+ `.svg`) into `outDir`; returns the report (with file paths). */
+export async function writeReport<R extends { kind: string }>(ev: Evaluated<R>, ctx: ReportContext): Promise<WrittenReport> {
   mkdirSync(ctx.outDir, { recursive: true });
   const kind = ev.report.kind;
   const plots: string[] = [];
   if (ctx.plots) {
     const curve = accuracyCurve(ctx.metrics ?? []);
     if (curve.length) {
-      const p = join(ctx.outDir, `${kind}-accuracy.png`);
-      writeFileSync(p, plotLines(curve, { title: 'k-NN accuracy during pretraining', xLabel: 'epoch', yLabel: 'accuracy', yRange: [0, 1] }));
-      plots.push(p);
+      plots.push(await writeChart(join(ctx.outDir, `${kind}-accuracy`), lineChartSpec({
+        title: 'k-NN accuracy during pretraining', xLabel: 'epoch', yLabel: 'accuracy', series: curve, yDomain: [0, 1], points: true,
+      })));
     }
     if (ev.predictions) {
-      const p = join(ctx.outDir, `${kind}-confusion.png`);
       const m = confusionMatrix(ev.labels, ev.predictions, ctx.numClasses);
-      writeFileSync(p, plotConfusion(m, { title: `confusion: ${kind} on test`, classNames: ctx.classNames }));
-      plots.push(p);
+      plots.push(await writeChart(join(ctx.outDir, `${kind}-confusion`), confusionSpec(m, { title: `confusion: ${kind} on test`, classNames: ctx.classNames })));
     }
     if (ctx.mapPoints > 0 && ev.testFeatures.n > 1) {
-      const p = join(ctx.outDir, `${kind}-embedding.png`);
       const rng = new Rng(`map:${ctx.seed}`);
       const idx = subsample(ev.testFeatures.n, ctx.mapPoints, rng);
       const { dim } = ev.testFeatures;
@@ -82,8 +90,9 @@ export function writeReport<R extends { kind: string }>(ev: Evaluated<R>, ctx: R
       ctx.log?.(`2-D map of ${idx.length} test embeddings (UMAP)...`);
       const xy = embed2d(rows, dim, { rng });
       const labels = Int32Array.from(idx, (i) => ev.labels[i]);
-      writeFileSync(p, plotScatter(xy, labels, { title: `test embeddings (${idx.length < 8 ? 'PCA' : 'UMAP'})`, classNames: ctx.classNames, numClasses: ctx.numClasses }));
-      plots.push(p);
+      plots.push(await writeChart(join(ctx.outDir, `${kind}-embedding`), scatterSpec(xy, labels, {
+        title: `test embeddings (${idx.length < 8 ? 'PCA' : 'UMAP'})`, classNames: ctx.classNames, numClasses: ctx.numClasses,
+      })));
     }
   }
   const json = join(ctx.outDir, `${kind}.json`);
