@@ -16,7 +16,7 @@ describe('selfsup CLI bad input', () => {
     [['pretrain', '--set', 'train.epoch=3'], /unknown key 'epoch'.*valid keys: epochs/],
     [['pretrain', '--set', 'train.epochs=abc'], /train\.epochs.*"abc".*integer/],
     [['pretrain', 'no/such/recipe.yaml'], /recipe file not found: no\/such\/recipe\.yaml/],
-    [['pretrain', '--backend', 'gpu9000'], /unknown backend 'gpu9000'; valid: auto, tensorflow-gpu, tensorflow, native, wasm, cpu/],
+    [['pretrain', '--backend', 'gpu9000'], /unknown backend 'gpu9000'; valid: auto, tensorflow-gpu, tensorflow, webgpu, native, wasm, cpu/],
     [['pretrain', '--set', 'data.source=cifar10', '--set', 'data.path=/no/such/dir', '--backend', 'cpu', '--out', join(tmpdir(), `selfsup-cli-${process.pid}`)], /\/no\/such\/dir/],
     [['eval', 'knn', '--checkpoint', '/no/such/run'], /\/no\/such\/run/],
     [['pretrain', '--bogus-flag'], /unknown option '--bogus-flag'/],

@@ -1,23 +1,29 @@
 // Backend choice. The user's stack is TF.js; we pick the fastest backend that
 // loads here and say why the others were skipped (`selfsup info`).
-// Order for `auto`: tensorflow-gpu > tensorflow > native > wasm > cpu.
+// Order for `auto`: tensorflow-gpu > tensorflow > webgpu > native > wasm > cpu,
+// where webgpu counts only on a real GPU adapter (a CPU emulation such as
+// llvmpipe is usable when named, never chosen by `auto`: native is far faster).
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors.ts';
 
-export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 type Concrete = Exclude<BackendName, 'auto'>;
-const AUTO_ORDER: Concrete[] = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'];
+const AUTO_ORDER: Concrete[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'];
 
-export interface BackendProbe { name: Concrete; ok: boolean; detail: string }
+export interface BackendProbe {
+  name: Concrete; ok: boolean; detail: string;
+  /** Loads, but `auto` passes it over (webgpu on a CPU emulation of a GPU). */
+  notForAuto?: boolean;
+}
 export interface BackendReport { chosen: Concrete; tfjsBackend: string; probes: BackendProbe[] }
 export interface BackendOptions { threads?: number }
 
-type Loaded = { ok: true; detail: string } | { ok: false; reason: string };
+type Loaded = { ok: true; detail: string; notForAuto?: boolean } | { ok: false; reason: string };
 
 /** The tfjs backend name each of ours registers. */
 const TFJS_NAME: Record<Concrete, string> = {
-  'tensorflow-gpu': 'tensorflow', tensorflow: 'tensorflow', native: 'native', wasm: 'wasm', cpu: 'cpu',
+  'tensorflow-gpu': 'tensorflow', tensorflow: 'tensorflow', webgpu: 'webgpu', native: 'native', wasm: 'wasm', cpu: 'cpu',
 };
 
 async function load(name: Concrete, opts: BackendOptions): Promise<Loaded> {
@@ -33,6 +39,11 @@ async function load(name: Concrete, opts: BackendOptions): Promise<Loaded> {
           return { ok: false, reason: /Cannot find (module|package)/.test(msg) ? `${pkg} is not installed (optional dependency; its install downloads libtensorflow)` : `${pkg} failed to load: ${msg}` };
         }
         return { ok: true, detail: `${pkg} (libtensorflow${name === 'tensorflow-gpu' ? ', CUDA' : ''})` };
+      }
+      case 'webgpu': {
+        const { loadWebgpu } = await import('./webgpu.ts');
+        const r = await loadWebgpu();
+        return r.ok ? { ok: true, detail: r.detail, notForAuto: r.cpuEmulation } : { ok: false, reason: r.reason };
       }
       case 'native': {
         const { loadNative } = await import('./native.ts');
@@ -62,9 +73,19 @@ export async function probeBackends(opts: BackendOptions = {}): Promise<BackendP
   const out: BackendProbe[] = [];
   for (const name of AUTO_ORDER) {
     const r = await load(name, opts);
-    out.push({ name, ok: r.ok, detail: r.ok ? r.detail : r.reason });
+    out.push(toProbe(name, r));
   }
   return out;
+}
+
+function toProbe(name: Concrete, r: Loaded): BackendProbe {
+  return r.ok ? { name, ok: true, detail: r.detail, ...(r.notForAuto ? { notForAuto: true } : {}) } : { name, ok: false, detail: r.reason };
+}
+
+/** The backend `auto` takes given these probes (in AUTO_ORDER): the first that loaded and is fit for auto. */
+export function chooseAuto(probes: readonly BackendProbe[]): Concrete | undefined {
+  const byName = new Map(probes.map((p) => [p.name, p]));
+  return AUTO_ORDER.find((n) => { const p = byName.get(n); return !!p && p.ok && !p.notForAuto; });
 }
 
 /** Loads and activates a backend; `auto` takes the first in AUTO_ORDER that loads. */
@@ -73,8 +94,9 @@ export async function useBackend(name: BackendName, opts: BackendOptions = {}): 
   const probes: BackendProbe[] = [];
   for (const c of candidates) {
     const r = await load(c, opts);
-    probes.push({ name: c, ok: r.ok, detail: r.ok ? r.detail : r.reason });
+    probes.push(toProbe(c, r));
     if (!r.ok) continue;
+    if (name === 'auto' && chooseAuto(probes) !== c) continue; // loaded, but not auto's pick (CPU-emulated webgpu)
     const ok = await tf.setBackend(TFJS_NAME[c]);
     if (!ok) { probes[probes.length - 1] = { name: c, ok: false, detail: 'registered but failed to initialise' }; continue; }
     await tf.ready();
