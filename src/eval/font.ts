@@ -1,6 +1,6 @@
-// A 5x7 bitmap font for plot labels, so plots need no font files or native
-// text rendering. Lower-case letters are drawn as capitals; unknown characters
-// as a hollow box.
+// A 5x7 bitmap font for the captions of image sheets (raster.ts), so they need
+// no font files or native text rendering. Lower-case letters are drawn as
+// capitals; unknown characters as a hollow box.
 
 const GLYPHS: Record<string, string> = {
   ' ': '00000 00000 00000 00000 00000 00000 00000',

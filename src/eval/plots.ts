@@ -53,8 +53,10 @@ export function confusionSpec(matrix: number[][], c: ConfusionChart): TopLevelSp
   });
   const size = c.size ?? 420;
   const showText = n > 0 && size / n >= 18;
-  const x = { field: 'predicted', type: 'ordinal' as const, sort: names, title: 'predicted', axis: { orient: 'top' as const, labelAngle: -45, labelLimit: 90 } };
-  const y = { field: 'true', type: 'ordinal' as const, sort: names, title: 'true', axis: { labelLimit: 90 } };
+  // With many classes, Vega drops labels that would overlap instead of printing them over each other.
+  const axis = { labelLimit: 90, labelOverlap: 'greedy' as const, ticks: n <= 30 };
+  const x = { field: 'predicted', type: 'ordinal' as const, sort: names, title: 'predicted', axis: { ...axis, orient: 'top' as const, labelAngle: -45 } };
+  const y = { field: 'true', type: 'ordinal' as const, sort: names, title: 'true', axis };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: c.title, orient: 'bottom' },
