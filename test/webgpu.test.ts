@@ -12,7 +12,7 @@ import { Rng } from '../src/util/rng.ts';
 
 afterAll(async () => { tf.env().set('WEBGPU_CPU_FORWARD', true); await tf.setBackend('cpu'); });
 
-interface RunOut { losses: number[]; weights: Map<string, Float32Array>; moving: Float32Array[]; tensorsPerStep: number[] }
+interface RunOut { losses: number[]; weights: Map<string, Float32Array>; moving: Float32Array[]; tensorsPerStep: number[]; gpuBytesPerStep: number[] }
 
 const STEPS = 3;
 
@@ -27,6 +27,7 @@ async function train(): Promise<RunOut> {
   const sgd = tf.train.sgd(0.1);
   const losses: number[] = [];
   const tensorsPerStep: number[] = [];
+  const gpuBytesPerStep: number[] = [];
   try {
     for (let s = 0; s < STEPS; s++) {
       const { value, grads } = tf.variableGrads(() => method.loss(v1, v2), params.map((p) => p.variable));
@@ -36,12 +37,14 @@ async function train(): Promise<RunOut> {
       value.dispose();
       tf.dispose(Object.values(grads));
       tensorsPerStep.push(tf.memory().numTensors);
+      // The webgpu backend's own count of bytes in live GPU buffers (undefined elsewhere).
+      gpuBytesPerStep.push((tf.memory() as { numBytesInGPU?: number }).numBytesInGPU ?? 0);
     }
     const weights = new Map<string, Float32Array>();
     for (const p of params) weights.set(p.name, Float32Array.from(await p.variable.data()));
     const moving: Float32Array[] = [];
     for (const m of method.state()) moving.push(Float32Array.from(await m.variable.data()));
-    return { losses, weights, moving, tensorsPerStep };
+    return { losses, weights, moving, tensorsPerStep, gpuBytesPerStep };
   } finally {
     sgd.dispose();
     method.dispose();
@@ -73,6 +76,8 @@ describe.skipIf(!load.ok)('SimCLR steps, webgpu vs cpu', () => {
     expect(tf.memory().numTensors).toBe(before);
     // Steady state: every step ends with the same number of live tensors.
     expect(new Set(gpu.tensorsPerStep).size).toBe(1);
+    expect(gpu.gpuBytesPerStep[0]).toBeGreaterThan(0); // the weights live on the GPU
+    expect(new Set(gpu.gpuBytesPerStep).size).toBe(1);
     expect(cpu.losses[STEPS - 1]).not.toBe(cpu.losses[0]); // the steps did something
     cpu.losses.forEach((l, i) => expect(Math.abs(gpu.losses[i] - l), `loss ${i}: ${gpu.losses[i]} vs ${l}`).toBeLessThan(1e-4 * Math.abs(l)));
     // After 3 steps through 6 batch norms at batch 12: 1e-3 of each tensor's scale.

@@ -2,9 +2,9 @@
 // prebuilt dawn.node). Both packages are optional dependencies. Dawn needs a
 // Vulkan driver: a GPU's, or Mesa's llvmpipe (a CPU emulation, recent Mesa only;
 // Debian 12 has it in bookworm-backports). Registers the backend as 'webgpu';
-// activating it (tf.setBackend) is the caller's job.
+// activating it (tf.setBackend) is the caller's job. Tensors on it cannot be
+// read with dataSync in Node (tfjs's readSync needs OffscreenCanvas): use data().
 import { describeAdapter, isCpuEmulation, type AdapterFacts } from './webgpu-adapter.ts';
-import { registerWebgpuTrainingKernels } from './webgpu-kernels.ts';
 
 export type WebgpuLoadResult =
   | { ok: true; detail: string; adapter: AdapterFacts; cpuEmulation: boolean }
@@ -68,7 +68,7 @@ async function load(): Promise<WebgpuLoadResult> {
   installNavigatorGpu(gpu);
   const tfwebgpu = await importOptional<object>('@tensorflow/tfjs-backend-webgpu');
   if (typeof tfwebgpu === 'string') return { ok: false, reason: tfwebgpu };
-  const shims = registerWebgpuTrainingKernels();
-  const shimNote = shims.length ? `; training shims: ${shims.join(', ')}` : '';
-  return { ok: true, detail: `TF.js webgpu on Dawn, adapter ${describeAdapter(facts)}${shimNote}`, adapter: facts, cpuEmulation: isCpuEmulation(facts) };
+  // No training shims: unlike wasm, tfjs-backend-webgpu 4.22 has every kernel a SimCLR step needs
+  // (both convolution gradients, UnsortedSegmentSum), and test/webgpu.test.ts finds them right.
+  return { ok: true, detail: `TF.js webgpu on Dawn, adapter ${describeAdapter(facts)}`, adapter: facts, cpuEmulation: isCpuEmulation(facts) };
 }
