@@ -10,6 +10,7 @@ import { assertFitSplit, assertNoTestLeak, type SplitRole } from './guard.ts';
 import { rankClasses } from './knn.ts';
 import { yieldToSignals } from '../train/signals.ts';
 import { hookPoint } from '../util/test-hooks.ts';
+import { createProbeEngine, type ProbeEngine, type ProbeEngineName } from './softmax-engine.ts';
 
 export interface ProbeData {
   /** Row-major raw (not L2-normalized) frozen features. */
@@ -43,6 +44,8 @@ export interface FitOptions {
   /** Scored after every epoch (for the validation curve); never pass the test split here. */
   monitor?: ProbeData;
   onEpoch?: (e: EpochRecord) => void;
+  /** Where the dense products run: 'tfjs' (default, batched tf.matMul) or 'js' (float64 reference loops). */
+  engine?: ProbeEngineName;
 }
 
 export interface EpochRecord { epoch: number; loss: number; monitorTop1?: number }
@@ -86,7 +89,13 @@ export function fitStandardizer(f: Float32Array, dim: number): Standardizer {
 
 export function standardize(f: Float32Array, dim: number, s: Standardizer): Float32Array {
   const out = new Float32Array(f.length);
-  for (let i = 0; i < f.length; i++) { const j = i % dim; out[i] = (f[i] - s.mean[j]) / s.std[j]; }
+  // Row by row rather than i % dim: the modulo made this the slowest part of a probe fit.
+  const { mean, std } = s;
+  const n = f.length / dim;
+  for (let i = 0; i < n; i++) {
+    const o = i * dim;
+    for (let j = 0; j < dim; j++) out[o + j] = (f[o + j] - mean[j]) / std[j];
+  }
   return out;
 }
 
@@ -133,9 +142,12 @@ function gatherRows(f: Float32Array, dim: number, idx: ArrayLike<number>, from: 
 /**
  * Softmax regression by mini-batch SGD with momentum, zero init, L2 decay on
  * the weights (not the bias), cosine or constant learning rate per step.
- * Plain loops rather than tfjs ops: the problem is small (dim x classes) and
- * per-op dispatch would cost far more than the arithmetic. Async only to give
- * signal handlers a turn: on 60k features a fit takes minutes.
+ * The two dense products per step run on `opts.engine` (default 'tfjs':
+ * tf.matMul on the active backend; 'js': float64 loops, kept as the
+ * reference); softmax, loss, momentum and decay are float64 JS for both, with
+ * the same shuffles, so the engines differ only in float32 vs float64
+ * accumulation of those products. Async to give signal handlers a turn per
+ * batch: on 60k features a fit takes seconds to minutes.
  */
 export async function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): Promise<{ model: SoftmaxModel; history: EpochRecord[] }> {
   assertFitSplit(train.role, 'linear probe');
@@ -146,6 +158,21 @@ export async function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): 
   for (const l of train.labels) if (l < 0 || l >= c) throw new Error(`linear probe: label ${l} outside [0, ${c})`);
   const standardizer = fitStandardizer(train.features, dim);
   const x = standardize(train.features, dim, standardizer);
+  const monitorX = opts.monitor ? standardize(opts.monitor.features, dim, standardizer) : undefined;
+  const engine = createProbeEngine(opts.engine ?? 'tfjs', { x, dim, numClasses: c, monitorX });
+  try {
+    return await sgdLoop(train.labels, engine, opts, { dim, standardizer });
+  } finally {
+    engine.dispose();
+  }
+}
+
+async function sgdLoop(
+  labels: Int32Array, engine: ProbeEngine, opts: FitOptions, shape: { dim: number; standardizer: Standardizer },
+): Promise<{ model: SoftmaxModel; history: EpochRecord[] }> {
+  const { dim, standardizer } = shape;
+  const c = opts.numClasses;
+  const n = labels.length;
   const bs = Math.min(Math.max(1, opts.batchSize), n);
   const totalSteps = opts.epochs * Math.ceil(n / bs);
 
@@ -156,7 +183,7 @@ export async function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): 
   const vb = new Float64Array(c);
   const gw = new Float64Array(c * dim);
   const gb = new Float64Array(c);
-  const p = new Float64Array(c);
+  const z = new Float64Array(bs * c);
   const history: EpochRecord[] = [];
   const order = Int32Array.from({ length: n }, (_, i) => i);
   const snapshot = (): SoftmaxModel => ({ weights: Float32Array.from(w), bias: Float32Array.from(b), dim, numClasses: c, standardizer });
@@ -168,29 +195,25 @@ export async function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): 
       const e = Math.min(n, s + bs);
       const m = e - s;
       const lr = opts.schedule === 'cosine' ? opts.lr * 0.5 * (1 + Math.cos(Math.PI * step / totalSteps)) : opts.lr;
-      gw.fill(0);
+      engine.batchLogits(order, s, e, w, b, z);
       gb.fill(0);
-      for (let r = s; r < e; r++) {
-        const row = order[r] * dim;
-        const y = train.labels[order[r]];
+      for (let r = 0; r < m; r++) {
+        const y = labels[order[s + r]];
+        const zr = r * c;
         let max = -Infinity;
-        for (let k = 0; k < c; k++) {
-          let z = b[k];
-          for (let j = 0; j < dim; j++) z += x[row + j] * w[k * dim + j];
-          p[k] = z;
-          if (z > max) max = z;
-        }
-        const zy = p[y] - max;
+        for (let k = 0; k < c; k++) if (z[zr + k] > max) max = z[zr + k];
+        const zy = z[zr + y] - max;
         let sum = 0;
-        for (let k = 0; k < c; k++) { p[k] = Math.exp(p[k] - max); sum += p[k]; }
+        for (let k = 0; k < c; k++) { z[zr + k] = Math.exp(z[zr + k] - max); sum += z[zr + k]; }
         lossSum += Math.log(sum) - zy;
-        // d(mean CE)/d(logit) = (softmax - onehot) / m
+        // d(mean CE)/d(logit) = (softmax - onehot) / m, written over the logits.
         for (let k = 0; k < c; k++) {
-          const g = (p[k] / sum - (k === y ? 1 : 0)) / m;
+          const g = (z[zr + k] / sum - (k === y ? 1 : 0)) / m;
+          z[zr + k] = g;
           gb[k] += g;
-          for (let j = 0; j < dim; j++) gw[k * dim + j] += g * x[row + j];
         }
       }
+      engine.weightGrad(z, gw);
       for (let i = 0; i < w.length; i++) {
         vw[i] = opts.momentum * vw[i] + gw[i] + opts.weightDecay * w[i];
         w[i] -= lr * vw[i];
@@ -205,7 +228,10 @@ export async function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): 
     hookPoint('batch-linear');
     // Cross-entropy part of the objective, averaged over the epoch's items.
     const rec: EpochRecord = { epoch, loss: lossSum / n };
-    if (opts.monitor) rec.monitorTop1 = scoreProbe(snapshot(), opts.monitor).top1;
+    if (opts.monitor) {
+      const snap = snapshot();
+      rec.monitorTop1 = accuracyFromScores(engine.monitorLogits(snap.weights, snap.bias), opts.monitor.labels, c).top1;
+    }
     history.push(rec);
     opts.onEpoch?.(rec);
   }
@@ -227,6 +253,8 @@ export interface LinearProbeOptions extends LinearProbeConfig {
   numClasses: number;
   rng: Rng;
   log?: (line: string) => void;
+  /** See FitOptions.engine. */
+  engine?: ProbeEngineName;
 }
 
 /**
@@ -241,7 +269,7 @@ export async function linearProbe(train: ProbeData, test: ProbeData, opts: Linea
   const testOverlap = assertNoTestLeak(train.features, test.features, train.dim);
   const fitCommon = {
     numClasses: opts.numClasses, epochs: opts.epochs, lr: opts.lr, batchSize: opts.batch_size,
-    momentum: opts.momentum, schedule: opts.schedule,
+    momentum: opts.momentum, schedule: opts.schedule, engine: opts.engine,
   };
   const search: DecayTrial[] = [];
   let chosen = opts.weight_decay[0];

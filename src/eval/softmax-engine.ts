@@ -1,0 +1,168 @@
+// The two dense products of a softmax-regression SGD step, the only part of
+// the linear probe whose cost grows with the feature dimension: batch logits
+// Z = X_b W^T and the weight gradient G^T X_b. Everything of size
+// batch x classes or classes x dim (softmax, loss, momentum, decay) stays in
+// float64 JS in fitSoftmaxRegression, identical for both engines, so the
+// engines differ only in how these two products are accumulated:
+// - 'js': plain float64 loops, the reference;
+// - 'tfjs': tf.matMul in float32 on the active backend (oneDNN on `native`,
+//   also cpu / wasm); two products and a handful of small uploads per step.
+import * as tf from '@tensorflow/tfjs';
+
+export type ProbeEngineName = 'tfjs' | 'js';
+
+export interface ProbeEngine {
+  /** Logits for rows order[from..to) of the fitting set, [m, c] row-major into `out`. */
+  batchLogits(order: Int32Array, from: number, to: number, w: Float64Array, b: Float64Array, out: Float64Array): void;
+  /** gw = G^T X_b for the same rows as the last batchLogits call; G is [m, c], gw [c, dim] (overwritten). */
+  weightGrad(g: Float64Array, gw: Float64Array): void;
+  /** Logits of every monitor row for a float32 snapshot of the model, [nMonitor, c] row-major. */
+  monitorLogits(w: Float32Array, b: Float32Array): Float32Array;
+  dispose(): void;
+}
+
+export interface EngineData {
+  /** Standardized fitting features, [n, dim] row-major. */
+  x: Float32Array;
+  dim: number;
+  numClasses: number;
+  /** Standardized monitor features, [nMonitor, dim], if a monitor is scored. */
+  monitorX?: Float32Array;
+  /** Rows per upload in the tfjs engine (default CHUNK_ROWS); small values only for tests of the refills. */
+  chunkRows?: number;
+}
+
+export function createProbeEngine(name: ProbeEngineName, d: EngineData): ProbeEngine {
+  return name === 'js' ? new JsEngine(d) : new TfjsEngine(d);
+}
+
+class JsEngine implements ProbeEngine {
+  private rows: Int32Array = new Int32Array(0);
+  constructor(private readonly d: EngineData) {}
+
+  batchLogits(order: Int32Array, from: number, to: number, w: Float64Array, b: Float64Array, out: Float64Array): void {
+    const { x, dim, numClasses: c } = this.d;
+    this.rows = order.subarray(from, to);
+    for (let r = 0; r < this.rows.length; r++) {
+      const row = this.rows[r] * dim;
+      for (let k = 0; k < c; k++) {
+        let z = b[k];
+        for (let j = 0; j < dim; j++) z += x[row + j] * w[k * dim + j];
+        out[r * c + k] = z;
+      }
+    }
+  }
+
+  weightGrad(g: Float64Array, gw: Float64Array): void {
+    const { x, dim, numClasses: c } = this.d;
+    gw.fill(0);
+    for (let r = 0; r < this.rows.length; r++) {
+      const row = this.rows[r] * dim;
+      for (let k = 0; k < c; k++) {
+        const gk = g[r * c + k];
+        for (let j = 0; j < dim; j++) gw[k * dim + j] += gk * x[row + j];
+      }
+    }
+  }
+
+  monitorLogits(w: Float32Array, b: Float32Array): Float32Array {
+    const { monitorX: mx, dim, numClasses: c } = this.d;
+    if (!mx) throw new Error('linear probe: no monitor features');
+    const n = mx.length / dim;
+    const out = new Float32Array(n * c);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < c; k++) {
+        let z = b[k];
+        for (let j = 0; j < dim; j++) z += mx[i * dim + j] * w[k * dim + j];
+        out[i * c + k] = z;
+      }
+    }
+    return out;
+  }
+
+  dispose(): void {}
+}
+
+/** Rows gathered per upload: big enough that per-upload overhead vanishes, small enough to bound the extra memory. */
+const CHUNK_ROWS = 8192;
+
+class TfjsEngine implements ProbeEngine {
+  private xb: tf.Tensor2D | null = null;
+  private chunk: tf.Tensor2D | null = null;
+  private chunkFrom = 0;
+  private chunkTo = 0;
+  private readonly chunkBuf: Float32Array;
+  private readonly monitor: tf.Tensor2D | null;
+
+  constructor(private readonly d: EngineData) {
+    const n = d.x.length / d.dim;
+    this.chunkBuf = new Float32Array(Math.min(n, d.chunkRows ?? CHUNK_ROWS) * d.dim);
+    this.monitor = d.monitorX ? tf.tensor2d(d.monitorX, [d.monitorX.length / d.dim, d.dim]) : null;
+  }
+
+  /**
+   * Batches are contiguous row slices of a chunk of the shuffled order,
+   * gathered on the JS side with row memcpys and uploaded once per chunk: a
+   * per-batch upload or gather kernel costs more than the two products. An
+   * epoch starts at row 0, so a new shuffle always refills the chunk.
+   */
+  private rowsFor(order: Int32Array, from: number, to: number): tf.Tensor2D {
+    const { x, dim } = this.d;
+    if (from === 0 || from < this.chunkFrom || to > this.chunkTo) {
+      this.chunk?.dispose();
+      const rows = Math.max(to - from, Math.min(order.length - from, this.chunkBuf.length / dim));
+      // The previous chunk tensor is disposed, so its buffer can be refilled (a larger one only for a batch over CHUNK_ROWS).
+      const buf = rows * dim <= this.chunkBuf.length ? this.chunkBuf.subarray(0, rows * dim) : new Float32Array(rows * dim);
+      // An element loop: a subarray per row costs an allocation each, 50k a chunk.
+      for (let r = 0, o = 0; r < rows; r++) {
+        const row = order[from + r] * dim;
+        for (let j = 0; j < dim; j++, o++) buf[o] = x[row + j];
+      }
+      this.chunk = tf.tensor2d(buf, [rows, dim]);
+      this.chunkFrom = from;
+      this.chunkTo = from + rows;
+    }
+    const chunk = this.chunk as tf.Tensor2D;
+    return tf.slice(chunk, [from - this.chunkFrom, 0], [to - from, dim]);
+  }
+
+  batchLogits(order: Int32Array, from: number, to: number, w: Float64Array, b: Float64Array, out: Float64Array): void {
+    const { dim, numClasses: c } = this.d;
+    const m = to - from;
+    this.xb?.dispose();
+    this.xb = this.rowsFor(order, from, to);
+    const xb = this.xb;
+    const z = tf.tidy(() => tf.matMul(xb, tf.tensor2d(Float32Array.from(w), [c, dim]), false, true));
+    const zs = z.dataSync();
+    for (let i = 0; i < m * c; i++) out[i] = zs[i] + b[i % c];
+    z.dispose();
+  }
+
+  weightGrad(g: Float64Array, gw: Float64Array): void {
+    const c = this.d.numClasses;
+    const xb = this.xb;
+    if (!xb) throw new Error('linear probe: weightGrad before batchLogits');
+    const m = xb.shape[0];
+    const t = tf.tidy(() => tf.matMul(tf.tensor2d(Float32Array.from(g.subarray(0, m * c)), [m, c]), xb, true, false));
+    gw.set(t.dataSync());
+    t.dispose();
+  }
+
+  monitorLogits(w: Float32Array, b: Float32Array): Float32Array {
+    const { dim, numClasses: c } = this.d;
+    const mon = this.monitor;
+    if (!mon) throw new Error('linear probe: no monitor features');
+    const z = tf.tidy(() => tf.add(tf.matMul(mon, tf.tensor2d(w, [c, dim]), false, true), tf.tensor1d(b)));
+    const out = Float32Array.from(z.dataSync()); // copied: the native backend recycles disposed buffers
+    z.dispose();
+    return out;
+  }
+
+  dispose(): void {
+    this.xb?.dispose();
+    this.xb = null;
+    this.chunk?.dispose();
+    this.chunk = null;
+    this.monitor?.dispose();
+  }
+}
