@@ -5,7 +5,7 @@
 // installed) it fails instead.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadWebgpu } from '../src/backend/webgpu.ts';
+import { loadWebgpu, READ_SYNC_UNSUPPORTED } from '../src/backend/webgpu.ts';
 import { buildBackbone } from '../src/models/resnet.ts';
 import { SimCLR } from '../src/methods/simclr.ts';
 import { Rng } from '../src/util/rng.ts';
@@ -90,5 +90,17 @@ describe.skipIf(!load.ok)('SimCLR steps, webgpu vs cpu', () => {
       const err = maxAbs(Float32Array.from(m, (v, k) => v - gpu.moving[i][k]));
       expect(err).toBeLessThan(1e-4 * Math.max(1, maxAbs(m)));
     });
+  });
+
+  it('says why dataSync fails on a tensor that lives on the GPU, and data() still works', async () => {
+    expect(await tf.setBackend('webgpu')).toBe(true);
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+    const before = tf.memory().numTensors;
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.add(a, a); // computed by a shader: its values are on the GPU only
+    expect(() => b.dataSync()).toThrow(READ_SYNC_UNSUPPORTED);
+    expect(Array.from(await b.data())).toEqual([2, 4, 6]);
+    tf.dispose([a, b]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -47,6 +47,23 @@ function installNavigatorGpu(gpu: GPULike): void {
   }
 }
 
+interface SyncReader { readSync(dataId: object): unknown }
+
+export const READ_SYNC_UNSUPPORTED = 'the webgpu backend cannot read a tensor synchronously in Node (dataSync/arraySync need a browser\'s OffscreenCanvas); read it with await data() / array(), or train on another backend';
+
+/** tfjs's readSync fails in Node with "OffscreenCanvas is not defined"; say what is going on instead. */
+function explainReadSync(proto: SyncReader): void {
+  const original = proto.readSync;
+  proto.readSync = function (this: SyncReader, dataId: object) {
+    try {
+      return original.call(this, dataId);
+    } catch (e) {
+      if (typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === 'undefined') throw new Error(READ_SYNC_UNSUPPORTED);
+      throw e;
+    }
+  };
+}
+
 async function load(): Promise<WebgpuLoadResult> {
   const dawn = await importOptional<Dawn>('webgpu');
   if (typeof dawn === 'string') return { ok: false, reason: dawn };
@@ -66,8 +83,9 @@ async function load(): Promise<WebgpuLoadResult> {
     isFallbackAdapter: info.isFallbackAdapter ?? adapter.isFallbackAdapter,
   };
   installNavigatorGpu(gpu);
-  const tfwebgpu = await importOptional<object>('@tensorflow/tfjs-backend-webgpu');
+  const tfwebgpu = await importOptional<{ WebGPUBackend: { prototype: SyncReader } }>('@tensorflow/tfjs-backend-webgpu');
   if (typeof tfwebgpu === 'string') return { ok: false, reason: tfwebgpu };
+  explainReadSync(tfwebgpu.WebGPUBackend.prototype);
   // No training shims: unlike wasm, tfjs-backend-webgpu 4.22 has every kernel a SimCLR step needs
   // (both convolution gradients, UnsortedSegmentSum), and test/webgpu.test.ts finds them right.
   return { ok: true, detail: `TF.js webgpu on Dawn, adapter ${describeAdapter(facts)}`, adapter: facts, cpuEmulation: isCpuEmulation(facts) };
