@@ -5,7 +5,7 @@ import { chooseAuto, type BackendProbe } from '../src/backend/index.ts';
 import { describeAdapter, isCpuEmulation, type AdapterFacts } from '../src/backend/webgpu-adapter.ts';
 
 type Name = BackendProbe['name'];
-const ALL: Name[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'];
+const ALL: Name[] = ['tensorflow-gpu', 'webgpu', 'native', 'tensorflow', 'wasm', 'cpu'];
 
 /** Probes for every backend: those in `ok` load, those in `emulated` load but are CPU emulations. */
 function probes(ok: Name[], emulated: Name[] = []): BackendProbe[] {
@@ -25,9 +25,14 @@ describe('chooseAuto', () => {
   it('passes over an emulated webgpu even when only cpu is left', () => {
     expect(chooseAuto(probes(['cpu'], ['webgpu']))).toBe('cpu');
   });
-  it('keeps libtensorflow ahead of webgpu', () => {
-    expect(chooseAuto(probes(['tensorflow', 'webgpu', 'native']))).toBe('tensorflow');
-    expect(chooseAuto(probes(['tensorflow-gpu', 'tensorflow', 'webgpu']))).toBe('tensorflow-gpu');
+  it('takes tensorflow-gpu with a CUDA device ahead of everything, and passes it over without one', () => {
+    expect(chooseAuto(probes(['tensorflow-gpu', 'tensorflow', 'webgpu', 'native']))).toBe('tensorflow-gpu');
+    expect(chooseAuto(probes(['tensorflow', 'webgpu', 'native'], ['tensorflow-gpu']))).toBe('webgpu');
+    expect(chooseAuto(probes(['tensorflow', 'native'], ['tensorflow-gpu', 'webgpu']))).toBe('native');
+  });
+  it('puts native ahead of tfjs-node on CPU, and tfjs-node ahead of wasm', () => {
+    expect(chooseAuto(probes(['tensorflow', 'native', 'wasm', 'cpu']))).toBe('native');
+    expect(chooseAuto(probes(['tensorflow', 'wasm', 'cpu']))).toBe('tensorflow');
   });
   it('falls through in order when webgpu does not load', () => {
     expect(chooseAuto(probes(['wasm', 'cpu']))).toBe('wasm');

@@ -1,15 +1,18 @@
 // Backend choice. The user's stack is TF.js; we pick the fastest backend that
 // loads here and say why the others were skipped (`selfsup info`).
-// Order for `auto`: tensorflow-gpu > tensorflow > webgpu > native > wasm > cpu,
-// where webgpu counts only on a real GPU adapter (a CPU emulation such as
-// llvmpipe is usable when named, never chosen by `auto`: native is far faster).
+// Order for `auto`: tensorflow-gpu > webgpu > native > tensorflow > wasm > cpu,
+// where tensorflow-gpu counts only with a CUDA device and webgpu only on a real
+// GPU adapter (a CPU emulation such as llvmpipe is usable when named, never
+// chosen by `auto`: native is far faster). On CPU native (the one we measure)
+// goes ahead of tfjs-node, which stays the fast path where oneDNN is missing.
 import * as tf from '@tensorflow/tfjs';
+import { readdirSync } from 'node:fs';
 import { UserError } from '../util/errors.ts';
 
 export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 type Concrete = Exclude<BackendName, 'auto'>;
-const AUTO_ORDER: Concrete[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'];
+const AUTO_ORDER: Concrete[] = ['tensorflow-gpu', 'webgpu', 'native', 'tensorflow', 'wasm', 'cpu'];
 
 export interface BackendProbe {
   name: Concrete; ok: boolean; detail: string;
@@ -36,9 +39,16 @@ async function load(name: Concrete, opts: BackendOptions): Promise<Loaded> {
           await import(pkg);
         } catch (e) {
           const msg = (e as Error).message.split('\n')[0];
-          return { ok: false, reason: /Cannot find (module|package)/.test(msg) ? `${pkg} is not installed (optional dependency; its install downloads libtensorflow)` : `${pkg} failed to load: ${msg}` };
+          const missing = name === 'tensorflow-gpu'
+            ? `${pkg} is not installed (opt-in, needs CUDA 11.2 + cuDNN 8.1: npm install ${pkg}@4.22.0)`
+            : `${pkg} is not installed (optional dependency; its install downloads libtensorflow)`;
+          return { ok: false, reason: /Cannot find (module|package)/.test(msg) ? missing : `${pkg} failed to load: ${msg}` };
         }
-        return { ok: true, detail: `${pkg} (libtensorflow${name === 'tensorflow-gpu' ? ', CUDA' : ''})` };
+        if (name === 'tensorflow') return { ok: true, detail: `${pkg} (libtensorflow)` };
+        const gpus = cudaDeviceCount();
+        return gpus > 0
+          ? { ok: true, detail: `${pkg} (libtensorflow, CUDA, ${gpus} NVIDIA GPU(s))` }
+          : { ok: true, detail: `${pkg} (libtensorflow, CUDA) loads, but no NVIDIA GPU is visible (/proc/driver/nvidia/gpus)`, notForAuto: true };
       }
       case 'webgpu': {
         const { loadWebgpu } = await import('./webgpu.ts');
@@ -60,6 +70,15 @@ async function load(name: Concrete, opts: BackendOptions): Promise<Loaded> {
     }
   } catch (e) {
     return { ok: false, reason: `failed to load: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** NVIDIA GPUs the kernel driver lists (libtensorflow's GPU build is Linux-only, like this path). */
+function cudaDeviceCount(): number {
+  try {
+    return readdirSync('/proc/driver/nvidia/gpus').length;
+  } catch {
+    return 0;
   }
 }
 
