@@ -4,15 +4,12 @@
 // report/charts.ts). Vega lays out axes, legends and text; renderChart turns a
 // spec into SVG and PNG bytes. The specs carry the data they draw, so tests and
 // readers can check a chart against its inputs.
-import sharp from 'sharp';
 import type { TopLevelSpec } from 'vega-lite';
-import { renderSvg, type Series } from '../report/charts.ts';
+import { CHART_FONT as FONT, PNG_DENSITY, renderSvg, svgToPng, type Series } from '../report/charts.ts';
 
 export type { Series };
 
-const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
-/** Rasterization density of the PNGs: 144 dpi is 2x the SVG's CSS pixels. */
-export const PNG_DENSITY = 144;
+export { PNG_DENSITY };
 
 /** Counts [true][predicted]. */
 export function confusionMatrix(labels: Int32Array, predictions: Int32Array, numClasses: number): number[][] {
@@ -130,6 +127,6 @@ export interface RenderedChart { spec: TopLevelSpec; svg: string; png: Buffer }
 /** A spec rendered once to SVG, and that SVG rasterized by sharp (librsvg) to PNG. */
 export async function renderChart(spec: TopLevelSpec): Promise<RenderedChart> {
   const svg = await renderSvg(spec);
-  const png = await sharp(Buffer.from(svg), { density: PNG_DENSITY }).png().toBuffer();
+  const png = await svgToPng(svg);
   return { spec, svg, png };
 }

@@ -23,6 +23,11 @@ export interface LineChart {
   height?: number;
 }
 
+/** Fonts librsvg finds on Debian first: every chart (run report, eval plots) uses the same. */
+export const CHART_FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
+/** Rasterization density of chart PNGs: 144 dpi is 2x the SVG's CSS pixels. */
+export const PNG_DENSITY = 144;
+
 /** The Vega-Lite spec of a multi-series line chart (one colour per series, legend below). */
 export function lineChartSpec(c: LineChart): vl.TopLevelSpec {
   const values = c.series.flatMap((s) => s.x.map((x, i) => ({ series: s.label, x, y: s.y[i] })).filter((d) => Number.isFinite(d.y)));
@@ -42,7 +47,7 @@ export function lineChartSpec(c: LineChart): vl.TopLevelSpec {
       },
       color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom' } },
     },
-    config: { font: 'DejaVu Sans, Liberation Sans, Arial, sans-serif' },
+    config: { font: CHART_FONT },
   };
 }
 
@@ -57,6 +62,11 @@ export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
 }
 
 /** A Vega-Lite spec as PNG bytes (SVG rasterized by sharp's librsvg at `density` dpi; 144 = 2x). */
-export async function renderPng(spec: vl.TopLevelSpec, density = 144): Promise<Buffer> {
-  return sharp(Buffer.from(await renderSvg(spec)), { density }).png().toBuffer();
+export async function renderPng(spec: vl.TopLevelSpec, density = PNG_DENSITY): Promise<Buffer> {
+  return svgToPng(await renderSvg(spec), density);
+}
+
+/** An SVG rasterized by sharp (librsvg) at `density` dpi. */
+export function svgToPng(svg: string, density = PNG_DENSITY): Promise<Buffer> {
+  return sharp(Buffer.from(svg), { density }).png().toBuffer();
 }
