@@ -2,11 +2,10 @@
 // native backend against the TF.js cpu backend from the same initial weights.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tinySimclr } from './tiny-simclr.ts';
 import { nativeBackend } from '../src/backend/native.ts';
 import { nativeForTests } from './native-required.ts';
-import { buildBackbone } from '../src/models/resnet.ts';
 import { SimCLR } from '../src/methods/simclr.ts';
-import { Rng } from '../src/util/rng.ts';
 
 afterAll(async () => { await tf.setBackend('cpu'); });
 
@@ -14,11 +13,7 @@ interface StepOut { loss: number; grads: Map<string, Float32Array>; lossAfter: n
 
 /** Loss and gradients, then one SGD step and the loss again, from a fixed seed. */
 function trainStep(): StepOut {
-  const rng = new Rng(42);
-  const backbone = buildBackbone({ arch: 'resnet', widths: [8, 16], blocks: [1, 1], inChannels: 3 }, rng.fork('b'));
-  const method = new SimCLR(backbone, { temperature: 0.5, headHidden: 16, headOut: 8, headBatchNorm: true }, rng.fork('h'));
-  const v1 = tf.randomNormal([6, 9, 9, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
-  const v2 = tf.randomNormal([6, 9, 9, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const { method, v1, v2 } = tinySimclr();
   const params = method.trainable();
   try {
     const { value, grads } = tf.variableGrads(() => method.loss(v1, v2), params.map((p) => p.variable));

@@ -5,10 +5,8 @@
 // installed) it fails instead.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tinySimclr } from './tiny-simclr.ts';
 import { loadWebgpu, READ_SYNC_UNSUPPORTED } from '../src/backend/webgpu.ts';
-import { buildBackbone } from '../src/models/resnet.ts';
-import { SimCLR } from '../src/methods/simclr.ts';
-import { Rng } from '../src/util/rng.ts';
 
 afterAll(async () => { tf.env().set('WEBGPU_CPU_FORWARD', true); await tf.setBackend('cpu'); });
 
@@ -18,11 +16,7 @@ const STEPS = 3;
 
 /** STEPS SGD steps from a fixed seed; losses, final weights and running statistics, tensor count after each step. */
 async function train(): Promise<RunOut> {
-  const rng = new Rng(42);
-  const backbone = buildBackbone({ arch: 'resnet', widths: [8, 16], blocks: [1, 1], inChannels: 3 }, rng.fork('b'));
-  const method = new SimCLR(backbone, { temperature: 0.5, headHidden: 16, headOut: 8, headBatchNorm: true }, rng.fork('h'));
-  const v1 = tf.randomNormal([6, 9, 9, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
-  const v2 = tf.randomNormal([6, 9, 9, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const { method, v1, v2 } = tinySimclr();
   const params = method.trainable();
   const sgd = tf.train.sgd(0.1);
   const losses: number[] = [];
