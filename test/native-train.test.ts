@@ -5,7 +5,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tinySimclr } from './tiny-simclr.ts';
 import { nativeBackend } from '../src/backend/native.ts';
 import { nativeForTests } from './native-required.ts';
-import { SimCLR } from '../src/methods/simclr.ts';
 
 afterAll(async () => { await tf.setBackend('cpu'); });
 
