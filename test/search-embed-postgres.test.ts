@@ -20,6 +20,8 @@ try {
 } catch (e) {
   skip = (e as Error).message;
 }
+// CI sets SELFSUP_PG_REQUIRE_SERVER=1 once pgvector is installed: then a missing server fails instead of skipping.
+if (skip && process.env.SELFSUP_PG_REQUIRE_SERVER === '1') throw new Error(`search-embed-postgres: a real server was required (SELFSUP_PG_REQUIRE_SERVER=1) but: ${skip}`);
 if (skip) console.warn(`search-embed-postgres: skipped (${skip})`);
 
 async function agreesWithExact(ix: SearchIndex): Promise<void> {
