@@ -47,6 +47,13 @@ function farness(hp: HostPairwise): (i: number, j: number) => number {
   return hp.similarity ? (i, j) => -dist[i * n + j] : (i, j) => dist[i * n + j];
 }
 
+/** What the distance-based miners read: the batch's distances on the host, their farness, the label groups. */
+function hostView(miner: string, embeddings: tf.Tensor2D, labels: Int32Array, o: DistanceOptions) {
+  checkLabels(labels, embeddings.shape[0], miner);
+  const hp = hostPairwise(embeddings, o.distance, o.squared);
+  return { hp, far: farness(hp), g: groups(labels) };
+}
+
 function meanSim(hp: HostPairwise, rows: Int32Array, cols: Int32Array): number {
   if (rows.length === 0) return 0;
   let s = 0;
@@ -170,10 +177,7 @@ export class BatchHardMiner implements Miner {
   constructor(readonly o: DistanceOptions) {}
 
   mine(embeddings: tf.Tensor2D, labels: Int32Array): MinerOutput {
-    checkLabels(labels, embeddings.shape[0], this.name);
-    const hp = hostPairwise(embeddings, this.o.distance, this.o.squared);
-    const far = farness(hp);
-    const g = groups(labels);
+    const { hp, far, g } = hostView(this.name, embeddings, labels, this.o);
     const A: number[] = [], P: number[] = [], N: number[] = [];
     let skipped = 0;
     for (let a = 0; a < labels.length; a++) {
@@ -207,10 +211,7 @@ export class SemiHardMiner implements Miner {
   constructor(readonly o: SemiHardOptions) {}
 
   mine(embeddings: tf.Tensor2D, labels: Int32Array): MinerOutput {
-    checkLabels(labels, embeddings.shape[0], this.name);
-    const hp = hostPairwise(embeddings, this.o.distance, this.o.squared);
-    const far = farness(hp);
-    const g = groups(labels);
+    const { hp, far, g } = hostView(this.name, embeddings, labels, this.o);
     const A: number[] = [], P: number[] = [], N: number[] = [];
     let skipped = 0;
     let dropped = 0;
@@ -249,10 +250,7 @@ export class MultiSimilarityMiner implements Miner {
   constructor(readonly o: MultiSimilarityMinerOptions) {}
 
   mine(embeddings: tf.Tensor2D, labels: Int32Array): MinerOutput {
-    checkLabels(labels, embeddings.shape[0], this.name);
-    const hp = hostPairwise(embeddings, this.o.distance, this.o.squared);
-    const far = farness(hp);
-    const g = groups(labels);
+    const { hp, far, g } = hostView(this.name, embeddings, labels, this.o);
     const eps = this.o.epsilon;
     const a1: number[] = [], p: number[] = [], a2: number[] = [], n: number[] = [];
     let skipped = 0;
