@@ -187,9 +187,16 @@ export async function retrievalScore(embedder: Module, test: Dataset, cfg: EvalC
   if (!test.labels || distinctLabels(test.labels) < 2) return undefined;
   const hash = weightsHash(embedder);
   const f = await extractFeatures(embedder, test, transform, { batchSize: cfg.batch_size, normalize: true });
-  const r = cfg.retrieval ?? DEFAULT_RETRIEVAL;
-  const m = retrievalMetrics(f.features, test.labels, f.dim, { tile: r.query_tile, maxEntries: r.max_entries });
+  const score = retrievalScoreOfFeatures(f.features, test.labels, f.dim, cfg);
   assertWeightsUnchanged(embedder, hash, 'retrieval evaluation');
+  return score;
+}
+
+/** retrievalScore on features already extracted (L2-normalized rows), e.g. the k-NN evaluation's test features. */
+export function retrievalScoreOfFeatures(features: Float32Array, labels: Int32Array, dim: number, cfg: EvalConfig): RetrievalScore | undefined {
+  if (distinctLabels(labels) < 2) return undefined;
+  const r = cfg.retrieval ?? DEFAULT_RETRIEVAL;
+  const m = retrievalMetrics(features, labels, dim, { tile: r.query_tile, maxEntries: r.max_entries });
   if (m.num_queries === 0) return undefined;
   return { precision_at_1: m.precision_at_1, r_precision: m.r_precision, map_at_r: m.map_at_r, recall_at: m.recall_at, num_queries: m.num_queries };
 }

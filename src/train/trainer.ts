@@ -19,7 +19,7 @@ import { Rng } from '../util/rng.ts';
 import { UserError } from '../util/errors.ts';
 import { buildAugmenter, type Augmenter } from './augmenter.ts';
 import { listCheckpoints, loadNewestGoodCheckpoint, restoreVariables, saveCheckpoint, type NamedTensorSource } from './checkpoint.ts';
-import { knnScore, retrievalScoreOf, type KnnScore } from './monitor.ts';
+import { evalScores, knnScore, type KnnScore } from './monitor.ts';
 import type { RetrievalScore } from '../eval/retrieval.ts';
 import { isSupervised } from '../recipe/sections/method.ts';
 import { writeRunPlots } from './run-plots.ts';
@@ -177,24 +177,26 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       images: 0, seconds: 0, imagesPerSecond: 0, checkpoint: '',
     };
     if (o.knnBefore && step === 0) {
-      result.knnBefore = await knnScore(run.method.backbone, run.splits, r.eval, run.evalTransform);
+      const before = await evalScores(run.method, run.splits, r.eval, run.evalTransform);
+      result.knnBefore = before.knn;
       if (result.knnBefore) {
         run.metrics.write('knn', 0, 0, { top1: result.knnBefore.top1, top5: result.knnBefore.top5, when: 'init' });
         log(`k-NN (random init): top-1 ${(100 * result.knnBefore.top1).toFixed(2)}%  top-5 ${(100 * result.knnBefore.top5).toFixed(2)}%`);
       }
-      result.retrievalBefore = await retrievalScoreOf(run.method, run.splits, r.eval, run.evalTransform);
+      result.retrievalBefore = before.retrieval;
       if (result.retrievalBefore) {
         run.metrics.write('retrieval', 0, 0, { ...flatRetrieval(result.retrievalBefore), when: 'init' });
         log(`retrieval (${r.model.init ? 'model.init' : 'random init'}): ${describeRetrieval(result.retrievalBefore)}`);
       }
     }
     await trainLoop(run, o, step, result);
-    result.knnAfter = await knnScore(run.method.backbone, run.splits, r.eval, run.evalTransform);
+    const after = await evalScores(run.method, run.splits, r.eval, run.evalTransform);
+    result.knnAfter = after.knn;
     if (result.knnAfter) {
       run.metrics.write('knn', result.steps, r.train.epochs, { top1: result.knnAfter.top1, top5: result.knnAfter.top5, when: 'final' });
       run.events?.scalar('eval/knn_top1', result.knnAfter.top1, result.steps);
     }
-    result.retrievalAfter = await retrievalScoreOf(run.method, run.splits, r.eval, run.evalTransform);
+    result.retrievalAfter = after.retrieval;
     if (result.retrievalAfter) {
       run.metrics.write('retrieval', result.steps, r.train.epochs, { ...flatRetrieval(result.retrievalAfter), when: 'final' });
       for (const [k, v] of Object.entries(flatRetrieval(result.retrievalAfter))) run.events?.scalar(`eval/${k}`, v, result.steps);
