@@ -95,6 +95,26 @@ describe('search engines', () => {
     }
   });
 
+  it('hnsw builds the same graph twice from the same rows (one inserter), and a parallel build still finds nearly all', async () => {
+    // A small search beam makes the answers depend on the graph, so equal answers mean equal graphs.
+    const cfg = { connectivity: 8, expansion_add: 32, expansion_search: 8 };
+    const keys = Int32Array.from({ length: N }, (_, i) => i);
+    const answers = [];
+    for (let b = 0; b < 2; b++) {
+      const e = HnswEngine.create(DIM, cfg);
+      await e.add(keys, bank);
+      answers.push(Array.from((await e.search(queries, K)).keys));
+    }
+    expect(answers[1]).toEqual(answers[0]);
+    const p = HnswEngine.create(DIM, { connectivity: 16, expansion_add: 256, expansion_search: 256, threads: 0 });
+    await p.add(keys, bank);
+    const h = await p.search(queries, K);
+    let hit = 0;
+    for (let q = 0; q < NQ; q++) { const want = new Set(ref[q].keys); for (const k of rowsOf(h.keys, K, q)) if (want.has(k)) hit++; }
+    expect(hit / (NQ * K)).toBeGreaterThan(0.97);
+    expect(() => HnswEngine.create(DIM, { ...cfg, threads: -1 })).toThrow(/threads/);
+  });
+
   it('hnsw saves, opens memory-mapped with the same answers, and refuses writes there', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'selfsup-hnsw-'));
     const cfg = { connectivity: 8, expansion_add: 200, expansion_search: 200 };

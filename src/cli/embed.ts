@@ -19,6 +19,7 @@ export interface EmbedCliOptions {
   connectivity?: number;
   expansionAdd?: number;
   expansionSearch?: number;
+  indexThreads?: number;
   backend: string;
   threads?: number;
   json?: boolean;
@@ -36,6 +37,9 @@ export async function embedSubcommand(recipe: string | undefined, o: EmbedCliOpt
     if (!(Number.isInteger(v) && v! >= 1)) throw new UserError(`--${k.replace('_', '-')}: expected a positive integer, got ${v}`);
     return [k, v];
   }));
+  if (o.indexThreads !== undefined && !(Number.isInteger(o.indexThreads) && o.indexThreads >= 0)) {
+    throw new UserError(`--index-threads: expected 0 (every core) or a positive integer, got ${o.indexThreads}`);
+  }
   // Ctrl-C stops after the batch being embedded is committed, so the next run continues from it.
   const stop = new StopSignal();
   stop.install('committing the current batch and stopping');
@@ -43,7 +47,7 @@ export async function embedSubcommand(recipe: string | undefined, o: EmbedCliOpt
   try {
     r = await embedImages({
       checkpoint: o.checkpoint, model: o.model, images: o.images, recipe, sets: o.set, out: o.out,
-      engine: o.engine as EngineName, db: o.db, table: o.table, batchSize: o.batchSize, hnsw, quiet: o.quiet, log: stderr,
+      engine: o.engine as EngineName, db: o.db, table: o.table, batchSize: o.batchSize, hnsw, indexThreads: o.indexThreads, quiet: o.quiet, log: stderr,
     });
   } finally {
     stop.uninstall();

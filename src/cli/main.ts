@@ -103,6 +103,7 @@ export function buildProgram(): Command {
     .option('--connectivity <n>', 'hnsw graph degree', int)
     .option('--expansion-add <n>', 'hnsw candidates while building', int)
     .option('--expansion-search <n>', 'hnsw candidates while searching', int)
+    .option('--index-threads <n>', 'hnsw: threads inserting into the graph (default 1: the same graph on every build; 0 = every core)', int)
     .addOption(backendOption())
     .option('--threads <n>', 'threads for the native / wasm backends', int)
     .option('--json', 'print the result as one JSON object on the last stdout line')

@@ -30,6 +30,8 @@ export interface EmbedOptions extends ModelSource {
   out: string;
   engine?: EngineName;
   hnsw?: Partial<HnswConfig>;
+  /** hnsw: threads inserting into the graph (default 1, reproducible; 0 = every core). */
+  indexThreads?: number;
   /** postgres: database URL (default $SELFSUP_DB) and table (default derived from the index folder). */
   db?: string;
   table?: string;
@@ -83,7 +85,7 @@ export async function embedImages(opts: EmbedOptions): Promise<EmbedResult> {
     const skipped = await embedNew(store, source, embedder, todo, bs, opts.quiet ?? false, log);
     const embedSecs = (Date.now() - started) / 1000;
     if (store.manifest.count === 0) throw new UserError(`embed: no image could be decoded (first: ${skipped[0]?.id}: ${skipped[0]?.reason})`);
-    await syncEngine(store, { engine, hnsw, db: opts.db, table: opts.table, log, quiet: opts.quiet ?? false });
+    await syncEngine(store, { engine, hnsw, indexThreads: opts.indexThreads, db: opts.db, table: opts.table, log, quiet: opts.quiet ?? false });
     const added = todo.length - skipped.length;
     return {
       index: out, count: store.manifest.count, added, removed, unchanged: keep.length, skipped, engine, dim: embedder.dim,

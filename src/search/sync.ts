@@ -16,6 +16,8 @@ import type { IndexStore } from './store.ts';
 export interface SyncOptions {
   engine: EngineName;
   hnsw: HnswConfig;
+  /** Threads inserting into the graph (HnswOptions.threads); not saved with the index. */
+  indexThreads?: number;
   db?: string;
   table?: string;
   log: (m: string) => void;
@@ -43,7 +45,8 @@ async function syncHnsw(store: IndexStore, o: SyncOptions): Promise<void> {
   if (same && e.count === m.count && e.extent === m.count) return;
   // Rows only appended since the graph was saved: add them to it; otherwise build anew.
   const grow = same && e.count > 0 && e.extent === e.count;
-  const engine = grow ? HnswEngine.open(path.join(store.dir, e.file!), m.dim, { ...o.hnsw, view: false }) : HnswEngine.create(m.dim, o.hnsw);
+  const engine = grow ? HnswEngine.open(path.join(store.dir, e.file!), m.dim, { ...o.hnsw, threads: o.indexThreads, view: false })
+    : HnswEngine.create(m.dim, { ...o.hnsw, threads: o.indexThreads });
   const from = grow ? e.count : 0;
   o.log(grow ? `hnsw: adding ${m.count - from} vectors to the saved graph of ${from}` : `hnsw: building a graph of ${m.count} vectors`);
   await addRows(store, engine, from, 'hnsw', o);
