@@ -2,9 +2,10 @@
 // protocol, same shuffles, so the only difference is float32 accumulation of
 // the two dense products per step. The tolerances below are what that
 // difference amounts to on these seeded problems (measured: see comments).
+// And the decay search fitted as one stacked model against one fit per decay.
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { fitSoftmaxRegression, linearProbe, type ProbeData } from '../src/eval/linear.ts';
+import { carveValidation, fitSoftmaxRegression, fitSoftmaxRegressions, linearProbe, type ProbeData } from '../src/eval/linear.ts';
 import { createProbeEngine } from '../src/eval/softmax-engine.ts';
 import { Rng } from '../src/util/rng.ts';
 
@@ -39,8 +40,8 @@ describe('batched linear-probe engine', () => {
     const b = Float64Array.from({ length: c }, () => rng.normal());
     const before = tf.memory().numTensors;
     // 50-row chunks and 32-row batches: batches straddle chunk ends, and the last one is short.
-    const fast = createProbeEngine('tfjs', { x, dim, numClasses: c, chunkRows: 50 });
-    const ref = createProbeEngine('js', { x, dim, numClasses: c });
+    const fast = createProbeEngine('tfjs', { x, dim, outputs: c, chunkRows: 50 });
+    const ref = createProbeEngine('js', { x, dim, outputs: c });
     for (let pass = 0; pass < 2; pass++) {
       if (pass === 1) rng.shuffle(order); // a new epoch: the chunk must be refilled from the new order
       for (let s = 0; s < n; s += 32) {
@@ -105,5 +106,62 @@ describe('batched linear-probe engine', () => {
     // Not a trivial problem: the classes overlap, so the probe is well below 100%.
     expect(ref.top1).toBeGreaterThan(0.4);
     expect(ref.top1).toBeLessThan(0.99);
+  });
+  it('decays fitted together equal one fit per decay: bit for bit on js, within float32 error on tfjs', async () => {
+    const rng = new Rng(44);
+    const dim = 20, c = 5;
+    const centres = Float32Array.from({ length: c * dim }, () => rng.normal());
+    const train = blobs(rng, 450, dim, c, centres, 'train');
+    const monitor = blobs(rng, 150, dim, c, centres, 'val');
+    const decays = [0, 1e-3, 3e-2, 1e-1];
+    const opts = { numClasses: c, epochs: 4, lr: 0.2, batchSize: 64, momentum: 0.9, schedule: 'cosine' as const, monitor };
+    const before = tf.memory().numTensors;
+    const jsAll = await fitSoftmaxRegressions(train, { ...opts, weightDecays: decays, rng: new Rng(6), engine: 'js' });
+    const tfAll = await fitSoftmaxRegressions(train, { ...opts, weightDecays: decays, rng: new Rng(6), engine: 'tfjs' });
+    expect(tf.memory().numTensors).toBe(before);
+    const finals: number[] = [];
+    for (let k = 0; k < decays.length; k++) {
+      const one = await fitSoftmaxRegression(train, { ...opts, weightDecay: decays[k], rng: new Rng(6), engine: 'js' });
+      // The models never mix: the stacked js fit is the single fit, to the last bit.
+      expect(jsAll.models[k].weights).toEqual(one.model.weights);
+      expect(jsAll.models[k].bias).toEqual(one.model.bias);
+      expect(jsAll.histories[k]).toEqual(one.history);
+      // Measured (cpu backend): max |dW| 1.2e-7 at max |W| 1.4, |db| < 1e-8, losses within 5e-9, identical monitor curves.
+      const scale = maxAbsValue(one.model.weights);
+      expect(maxAbs(tfAll.models[k].weights, one.model.weights)).toBeLessThan(1e-5 * scale);
+      expect(maxAbs(tfAll.models[k].bias, one.model.bias)).toBeLessThan(1e-6);
+      tfAll.histories[k].forEach((h, i) => {
+        expect(Math.abs(h.loss - one.history[i].loss)).toBeLessThan(1e-6);
+        expect(Math.abs((h.monitorTop1 ?? -1) - (one.history[i].monitorTop1 ?? 1))).toBeLessThanOrEqual(1 / 150);
+      });
+      finals.push(maxAbsValue(one.model.weights));
+    }
+    // The decays matter here (otherwise sharing could hide a mix-up of which decay went where).
+    expect(finals[0]).toBeGreaterThan(1.2 * finals[3]);
+  });
+
+  it('the protocol\'s search scores equal one js fit per decay on the shared shuffle stream', async () => {
+    const rng = new Rng(55);
+    const dim = 12, c = 4;
+    const centres = Float32Array.from({ length: c * dim }, () => rng.normal());
+    const train = blobs(rng, 300, dim, c, centres, 'train');
+    const test = blobs(rng, 100, dim, c, centres, 'test');
+    const cfg = { epochs: 3, lr: 0.1, weight_decay: [0, 1e-2, 1e-1], batch_size: 32, momentum: 0.9, schedule: 'cosine' as const, val_fraction: 0.2 };
+    const r = await linearProbe(train, test, { ...cfg, numClasses: c, rng: new Rng(9), engine: 'js' });
+    for (let k = 0; k < cfg.weight_decay.length; k++) {
+      // The protocol's forks, replayed: validation split first, then the one search stream.
+      const parent = new Rng(9);
+      const { fit, val } = carveValidation(train.labels.length, cfg.val_fraction, parent.fork('linear-val'));
+      const rows = (idx: Int32Array, role: ProbeData['role']): ProbeData => ({
+        features: Float32Array.from({ length: idx.length * dim }, (_, i) => train.features[idx[Math.floor(i / dim)] * dim + (i % dim)]),
+        labels: Int32Array.from(idx, (i) => train.labels[i]), dim, role,
+      });
+      const one = await fitSoftmaxRegression(rows(fit, 'train'), {
+        numClasses: c, epochs: cfg.epochs, lr: cfg.lr, weightDecay: cfg.weight_decay[k], batchSize: cfg.batch_size,
+        momentum: cfg.momentum, schedule: cfg.schedule, rng: parent.fork('linear-search'), monitor: rows(val, 'val'), engine: 'js',
+      });
+      expect(r.search[k].weight_decay).toBe(cfg.weight_decay[k]);
+      expect(r.search[k].val_top1_final).toBe(one.history[one.history.length - 1].monitorTop1);
+    }
   });
 });

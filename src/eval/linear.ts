@@ -139,6 +139,13 @@ function gatherRows(f: Float32Array, dim: number, idx: ArrayLike<number>, from: 
   return out;
 }
 
+/** Several softmax regressions fitted side by side: one per weight decay, everything else shared. */
+export interface MultiFitOptions extends Omit<FitOptions, 'weightDecay' | 'onEpoch'> {
+  weightDecays: readonly number[];
+  /** Called once per epoch with every model's record, in weightDecays order. */
+  onEpoch?: (records: EpochRecord[]) => void;
+}
+
 /**
  * Softmax regression by mini-batch SGD with momentum, zero init, L2 decay on
  * the weights (not the bias), cosine or constant learning rate per step.
@@ -150,16 +157,32 @@ function gatherRows(f: Float32Array, dim: number, idx: ArrayLike<number>, from: 
  * batch: on 60k features a fit takes seconds to minutes.
  */
 export async function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): Promise<{ model: SoftmaxModel; history: EpochRecord[] }> {
+  const { weightDecay, onEpoch, ...rest } = opts;
+  const r = await fitSoftmaxRegressions(train, { ...rest, weightDecays: [weightDecay], onEpoch: onEpoch && ((recs) => onEpoch(recs[0])) });
+  return { model: r.models[0], history: r.histories[0] };
+}
+
+/**
+ * One softmax regression per entry of `weightDecays`, all on the same
+ * standardized features and the same minibatch order (one shuffle per epoch,
+ * shared). The models never interact: each one's numbers are exactly those of
+ * fitSoftmaxRegression with that decay and the same rng (bit for bit on the
+ * 'js' engine; on 'tfjs' up to float32 accumulation order). Fitting them
+ * together lets one gather, one X_b W^T and one G^T X_b per step serve every
+ * decay, with W stacked as [decays x classes, dim].
+ */
+export async function fitSoftmaxRegressions(train: ProbeData, opts: MultiFitOptions): Promise<{ models: SoftmaxModel[]; histories: EpochRecord[][] }> {
   assertFitSplit(train.role, 'linear probe');
   const { dim } = train;
   const c = opts.numClasses;
   const n = train.labels.length;
   if (n === 0) throw new Error('linear probe: empty training set');
+  if (opts.weightDecays.length === 0) throw new Error('linear probe: no weight decay to fit');
   for (const l of train.labels) if (l < 0 || l >= c) throw new Error(`linear probe: label ${l} outside [0, ${c})`);
   const standardizer = fitStandardizer(train.features, dim);
   const x = standardize(train.features, dim, standardizer);
   const monitorX = opts.monitor ? standardize(opts.monitor.features, dim, standardizer) : undefined;
-  const engine = createProbeEngine(opts.engine ?? 'tfjs', { x, dim, numClasses: c, monitorX });
+  const engine = createProbeEngine(opts.engine ?? 'tfjs', { x, dim, outputs: c * opts.weightDecays.length, monitorX });
   try {
     return await sgdLoop(train.labels, engine, opts, { dim, standardizer });
   } finally {
@@ -167,30 +190,51 @@ export async function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): 
   }
 }
 
+/** Top-1 accuracy of model `k` from stacked logits [n, models x classes]; ties go to the lower class, as in rankClasses. */
+function stackedTop1(z: Float32Array, labels: Int32Array, numClasses: number, models: number, k: number): number {
+  const n = labels.length;
+  const stride = numClasses * models;
+  let hits = 0;
+  for (let i = 0; i < n; i++) {
+    const base = i * stride + k * numClasses;
+    let best = 0;
+    for (let j = 1; j < numClasses; j++) if (z[base + j] > z[base + best]) best = j;
+    if (best === labels[i]) hits++;
+  }
+  return n ? hits / n : 0;
+}
+
 async function sgdLoop(
-  labels: Int32Array, engine: ProbeEngine, opts: FitOptions, shape: { dim: number; standardizer: Standardizer },
-): Promise<{ model: SoftmaxModel; history: EpochRecord[] }> {
+  labels: Int32Array, engine: ProbeEngine, opts: MultiFitOptions, shape: { dim: number; standardizer: Standardizer },
+): Promise<{ models: SoftmaxModel[]; histories: EpochRecord[][] }> {
   const { dim, standardizer } = shape;
   const c = opts.numClasses;
+  const decays = opts.weightDecays;
+  const nm = decays.length;
+  const outs = c * nm;
   const n = labels.length;
   const bs = Math.min(Math.max(1, opts.batchSize), n);
   const totalSteps = opts.epochs * Math.ceil(n / bs);
 
-  // Weights are [classes, dim] so each logit is a contiguous dot product.
-  const w = new Float64Array(c * dim);
-  const b = new Float64Array(c);
-  const vw = new Float64Array(c * dim);
-  const vb = new Float64Array(c);
-  const gw = new Float64Array(c * dim);
-  const gb = new Float64Array(c);
-  const z = new Float64Array(bs * c);
-  const history: EpochRecord[] = [];
+  // Weights are [models x classes, dim] so each logit is a contiguous dot product; model k owns rows k*c..(k+1)*c.
+  const w = new Float64Array(outs * dim);
+  const b = new Float64Array(outs);
+  const vw = new Float64Array(outs * dim);
+  const vb = new Float64Array(outs);
+  const gw = new Float64Array(outs * dim);
+  const gb = new Float64Array(outs);
+  const z = new Float64Array(bs * outs);
+  const lossSum = new Float64Array(nm);
+  const histories: EpochRecord[][] = decays.map(() => []);
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  const snapshot = (): SoftmaxModel => ({ weights: Float32Array.from(w), bias: Float32Array.from(b), dim, numClasses: c, standardizer });
+  const snapshot = (k: number): SoftmaxModel => ({
+    weights: Float32Array.from(w.subarray(k * c * dim, (k + 1) * c * dim)), bias: Float32Array.from(b.subarray(k * c, (k + 1) * c)),
+    dim, numClasses: c, standardizer,
+  });
   let step = 0;
   for (let epoch = 1; epoch <= opts.epochs; epoch++) {
     opts.rng.shuffle(order);
-    let lossSum = 0;
+    lossSum.fill(0);
     for (let s = 0; s < n; s += bs) {
       const e = Math.min(n, s + bs);
       const m = e - s;
@@ -199,26 +243,31 @@ async function sgdLoop(
       gb.fill(0);
       for (let r = 0; r < m; r++) {
         const y = labels[order[s + r]];
-        const zr = r * c;
-        let max = -Infinity;
-        for (let k = 0; k < c; k++) if (z[zr + k] > max) max = z[zr + k];
-        const zy = z[zr + y] - max;
-        let sum = 0;
-        for (let k = 0; k < c; k++) { z[zr + k] = Math.exp(z[zr + k] - max); sum += z[zr + k]; }
-        lossSum += Math.log(sum) - zy;
-        // d(mean CE)/d(logit) = (softmax - onehot) / m, written over the logits.
-        for (let k = 0; k < c; k++) {
-          const g = (z[zr + k] / sum - (k === y ? 1 : 0)) / m;
-          z[zr + k] = g;
-          gb[k] += g;
+        for (let mk = 0; mk < nm; mk++) {
+          const zr = r * outs + mk * c;
+          let max = -Infinity;
+          for (let k = 0; k < c; k++) if (z[zr + k] > max) max = z[zr + k];
+          const zy = z[zr + y] - max;
+          let sum = 0;
+          for (let k = 0; k < c; k++) { z[zr + k] = Math.exp(z[zr + k] - max); sum += z[zr + k]; }
+          lossSum[mk] += Math.log(sum) - zy;
+          // d(mean CE)/d(logit) = (softmax - onehot) / m, written over the logits.
+          for (let k = 0; k < c; k++) {
+            const g = (z[zr + k] / sum - (k === y ? 1 : 0)) / m;
+            z[zr + k] = g;
+            gb[mk * c + k] += g;
+          }
         }
       }
       engine.weightGrad(z, gw);
-      for (let i = 0; i < w.length; i++) {
-        vw[i] = opts.momentum * vw[i] + gw[i] + opts.weightDecay * w[i];
-        w[i] -= lr * vw[i];
+      for (let mk = 0; mk < nm; mk++) {
+        const wd = decays[mk];
+        for (let i = mk * c * dim, end = (mk + 1) * c * dim; i < end; i++) {
+          vw[i] = opts.momentum * vw[i] + gw[i] + wd * w[i];
+          w[i] -= lr * vw[i];
+        }
       }
-      for (let k = 0; k < c; k++) {
+      for (let k = 0; k < outs; k++) {
         vb[k] = opts.momentum * vb[k] + gb[k];
         b[k] -= lr * vb[k];
       }
@@ -227,15 +276,16 @@ async function sgdLoop(
     }
     hookPoint('batch-linear');
     // Cross-entropy part of the objective, averaged over the epoch's items.
-    const rec: EpochRecord = { epoch, loss: lossSum / n };
+    const recs: EpochRecord[] = decays.map((_, mk) => ({ epoch, loss: lossSum[mk] / n }));
     if (opts.monitor) {
-      const snap = snapshot();
-      rec.monitorTop1 = accuracyFromScores(engine.monitorLogits(snap.weights, snap.bias), opts.monitor.labels, c).top1;
+      // Float32 weights, as a snapshot would score them; one product for every model.
+      const zm = engine.monitorLogits(Float32Array.from(w), Float32Array.from(b));
+      recs.forEach((rec, mk) => { rec.monitorTop1 = stackedTop1(zm, opts.monitor!.labels, c, nm, mk); });
     }
-    history.push(rec);
-    opts.onEpoch?.(rec);
+    recs.forEach((rec, mk) => histories[mk].push(rec));
+    opts.onEpoch?.(recs);
   }
-  return { model: snapshot(), history };
+  return { models: decays.map((_, k) => snapshot(k)), histories };
 }
 
 /** Random split of row indices into (fit, val); val gets round(n * fraction) rows, at least one when fraction > 0. */
@@ -259,8 +309,9 @@ export interface LinearProbeOptions extends LinearProbeConfig {
 
 /**
  * The full protocol: decay search on a validation split of `train` (scored at
- * the final epoch), refit with the chosen decay on all of `train`, one test
- * evaluation after the last epoch.
+ * the final epoch; all decays fitted together on one shared minibatch order),
+ * refit with the chosen decay on all of `train`, one test evaluation after the
+ * last epoch.
  */
 export async function linearProbe(train: ProbeData, test: ProbeData, opts: LinearProbeOptions): Promise<LinearProbeResult> {
   assertFitSplit(train.role, 'linear probe');
@@ -277,14 +328,16 @@ export async function linearProbe(train: ProbeData, test: ProbeData, opts: Linea
     const { fit, val } = carveValidation(train.labels.length, opts.val_fraction, opts.rng.fork('linear-val'));
     const fitSet = subset(train, fit, 'train');
     const valSet = subset(train, val, 'val');
-    for (const wd of opts.weight_decay) {
-      const { history } = await fitSoftmaxRegression(fitSet, { ...fitCommon, weightDecay: wd, rng: opts.rng.fork(`linear-wd-${wd}`), monitor: valSet });
-      const curve = history.map((h) => h.monitorTop1 ?? 0);
+    // Every decay sees the same minibatch order (one shared shuffle stream), so the
+    // decays differ in nothing but the decay, and one batched fit serves them all.
+    const { histories } = await fitSoftmaxRegressions(fitSet, { ...fitCommon, weightDecays: opts.weight_decay, rng: opts.rng.fork('linear-search'), monitor: valSet });
+    opts.weight_decay.forEach((wd, k) => {
+      const curve = histories[k].map((h) => h.monitorTop1 ?? 0);
       const best = curve.reduce((bi, v, i) => (v > curve[bi] ? i : bi), 0);
       const trial = { weight_decay: wd, val_top1_final: curve[curve.length - 1], val_top1_best_epoch: curve[best], best_epoch: best + 1 };
       search.push(trial);
       opts.log?.(`linear probe: wd=${wd} val top-1 ${(trial.val_top1_final * 100).toFixed(2)}% (final epoch; best epoch ${trial.best_epoch}: ${(trial.val_top1_best_epoch * 100).toFixed(2)}%)`);
-    }
+    });
     // Ties keep the decay listed first.
     chosen = search.reduce((a, t) => (t.val_top1_final > a.val_top1_final ? t : a)).weight_decay;
   }

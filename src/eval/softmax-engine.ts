@@ -1,9 +1,12 @@
 // The two dense products of a softmax-regression SGD step, the only part of
 // the linear probe whose cost grows with the feature dimension: batch logits
-// Z = X_b W^T and the weight gradient G^T X_b. Everything of size
-// batch x classes or classes x dim (softmax, loss, momentum, decay) stays in
-// float64 JS in fitSoftmaxRegression, identical for both engines, so the
-// engines differ only in how these two products are accumulated:
+// Z = X_b W^T and the weight gradient G^T X_b. W has one row per output, and
+// the outputs are the classes of one model or of several models fitted side by
+// side on the same batches (the weight-decay search: one product serves every
+// decay). Everything of size batch x outputs or outputs x dim (softmax, loss,
+// momentum, decay) stays in float64 JS in fitSoftmaxRegressions, identical for
+// both engines, so the engines differ only in how these two products are
+// accumulated:
 // - 'js': plain float64 loops, the reference;
 // - 'tfjs': tf.matMul in float32 on the active backend (oneDNN on `native`,
 //   also cpu / wasm); two products and a handful of small uploads per step.
@@ -13,11 +16,11 @@ import { nativeActive, nativeBackend } from '../backend/native.ts';
 export type ProbeEngineName = 'tfjs' | 'js';
 
 export interface ProbeEngine {
-  /** Logits for rows order[from..to) of the fitting set, [m, c] row-major into `out`. */
+  /** Logits for rows order[from..to) of the fitting set, [m, outputs] row-major into `out`; w is [outputs, dim]. */
   batchLogits(order: Int32Array, from: number, to: number, w: Float64Array, b: Float64Array, out: Float64Array): void;
-  /** gw = G^T X_b for the same rows as the last batchLogits call; G is [m, c], gw [c, dim] (overwritten). */
+  /** gw = G^T X_b for the same rows as the last batchLogits call; G is [m, outputs], gw [outputs, dim] (overwritten). */
   weightGrad(g: Float64Array, gw: Float64Array): void;
-  /** Logits of every monitor row for a float32 snapshot of the model, [nMonitor, c] row-major. */
+  /** Logits of every monitor row for a float32 snapshot of the weights, [nMonitor, outputs] row-major. */
   monitorLogits(w: Float32Array, b: Float32Array): Float32Array;
   dispose(): void;
 }
@@ -26,7 +29,8 @@ export interface EngineData {
   /** Standardized fitting features, [n, dim] row-major. */
   x: Float32Array;
   dim: number;
-  numClasses: number;
+  /** Rows of W: the classes times the number of models fitted together. */
+  outputs: number;
   /** Standardized monitor features, [nMonitor, dim], if a monitor is scored. */
   monitorX?: Float32Array;
   /** Rows per upload in the tfjs engine (default CHUNK_ROWS); small values only for tests of the refills. */
@@ -42,7 +46,7 @@ class JsEngine implements ProbeEngine {
   constructor(private readonly d: EngineData) {}
 
   batchLogits(order: Int32Array, from: number, to: number, w: Float64Array, b: Float64Array, out: Float64Array): void {
-    const { x, dim, numClasses: c } = this.d;
+    const { x, dim, outputs: c } = this.d;
     this.rows = order.subarray(from, to);
     for (let r = 0; r < this.rows.length; r++) {
       const row = this.rows[r] * dim;
@@ -55,7 +59,7 @@ class JsEngine implements ProbeEngine {
   }
 
   weightGrad(g: Float64Array, gw: Float64Array): void {
-    const { x, dim, numClasses: c } = this.d;
+    const { x, dim, outputs: c } = this.d;
     gw.fill(0);
     for (let r = 0; r < this.rows.length; r++) {
       const row = this.rows[r] * dim;
@@ -67,7 +71,7 @@ class JsEngine implements ProbeEngine {
   }
 
   monitorLogits(w: Float32Array, b: Float32Array): Float32Array {
-    const { monitorX: mx, dim, numClasses: c } = this.d;
+    const { monitorX: mx, dim, outputs: c } = this.d;
     if (!mx) throw new Error('linear probe: no monitor features');
     const n = mx.length / dim;
     const out = new Float32Array(n * c);
@@ -93,12 +97,16 @@ class TfjsEngine implements ProbeEngine {
   private chunkFrom = 0;
   private chunkTo = 0;
   private readonly chunkBuf: Float32Array;
+  /** W^T in float32, [dim, outputs]: uploaded per step so the product is a plain X_b W^T without a transpose flag. */
+  private readonly wT: Float32Array;
+  /** G^T in float32, [outputs, m] (m <= batch): likewise for G^T X_b. */
+  private gT: Float32Array = new Float32Array(0);
   private readonly monitor: tf.Tensor2D | null;
   /** oneDNN thread count to restore on dispose, when this engine lowered it. */
   private restoreThreads: number | null = null;
 
   constructor(private readonly d: EngineData) {
-    // These products are skinny ([256 x dim] x [dim x classes]): oneDNN's threads cost more to
+    // These products are skinny ([256 x dim] x [dim x outputs]): oneDNN's threads cost more to
     // wake than they save, and on a busy 2-core machine their spinning starved the JS thread
     // (measured: 2.6 s vs 0.13 s per 50k x 512 epoch with 2 threads vs 1). One thread for the fit.
     const nb = nativeActive() ? nativeBackend() : null;
@@ -108,14 +116,17 @@ class TfjsEngine implements ProbeEngine {
     }
     const n = d.x.length / d.dim;
     this.chunkBuf = new Float32Array(Math.min(n, d.chunkRows ?? CHUNK_ROWS) * d.dim);
+    this.wT = new Float32Array(d.outputs * d.dim);
     this.monitor = d.monitorX ? tf.tensor2d(d.monitorX, [d.monitorX.length / d.dim, d.dim]) : null;
   }
 
   /**
    * Batches are contiguous row slices of a chunk of the shuffled order,
    * gathered on the JS side with row memcpys and uploaded once per chunk: a
-   * per-batch upload or gather kernel costs more than the two products. An
-   * epoch starts at row 0, so a new shuffle always refills the chunk.
+   * per-batch upload costs more than the two products, and tf.gather from a
+   * resident features tensor is far slower still on the cpu-based backends
+   * (measured on native: ~3.5 s per 45k x 512 epoch against ~50 ms for these
+   * memcpys). An epoch starts at row 0, so a new shuffle always refills the chunk.
    */
   private rowsFor(order: Int32Array, from: number, to: number): tf.Tensor2D {
     const { x, dim } = this.d;
@@ -137,29 +148,35 @@ class TfjsEngine implements ProbeEngine {
   }
 
   batchLogits(order: Int32Array, from: number, to: number, w: Float64Array, b: Float64Array, out: Float64Array): void {
-    const { dim, numClasses: c } = this.d;
+    const { dim, outputs: c } = this.d;
     const m = to - from;
     this.xb?.dispose();
     this.xb = this.rowsFor(order, from, to);
     const xb = this.xb;
-    const z = tf.tidy(() => tf.matMul(xb, tf.tensor2d(Float32Array.from(w), [c, dim]), false, true));
+    const wT = this.wT;
+    for (let k = 0; k < c; k++) for (let j = 0; j < dim; j++) wT[j * c + k] = w[k * dim + j];
+    // The tensor borrows wT (the cpu-based backends keep the array itself): it is disposed before wT is refilled.
+    const z = tf.tidy(() => tf.matMul(xb, tf.tensor2d(wT, [dim, c])));
     const zs = z.dataSync();
-    for (let i = 0; i < m * c; i++) out[i] = zs[i] + b[i % c];
+    for (let r = 0; r < m; r++) for (let k = 0; k < c; k++) out[r * c + k] = zs[r * c + k] + b[k];
     z.dispose();
   }
 
   weightGrad(g: Float64Array, gw: Float64Array): void {
-    const c = this.d.numClasses;
+    const c = this.d.outputs;
     const xb = this.xb;
     if (!xb) throw new Error('linear probe: weightGrad before batchLogits');
     const m = xb.shape[0];
-    const t = tf.tidy(() => tf.matMul(tf.tensor2d(Float32Array.from(g.subarray(0, m * c)), [m, c]), xb, true, false));
+    if (this.gT.length < m * c) this.gT = new Float32Array(m * c);
+    const gT = this.gT.subarray(0, m * c);
+    for (let r = 0; r < m; r++) for (let k = 0; k < c; k++) gT[k * m + r] = g[r * c + k];
+    const t = tf.tidy(() => tf.matMul(tf.tensor2d(gT, [c, m]), xb));
     gw.set(t.dataSync());
     t.dispose();
   }
 
   monitorLogits(w: Float32Array, b: Float32Array): Float32Array {
-    const { dim, numClasses: c } = this.d;
+    const { dim, outputs: c } = this.d;
     const mon = this.monitor;
     if (!mon) throw new Error('linear probe: no monitor features');
     const z = tf.tidy(() => tf.add(tf.matMul(mon, tf.tensor2d(w, [c, dim]), false, true), tf.tensor1d(b)));
