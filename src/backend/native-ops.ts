@@ -61,3 +61,22 @@ export function nativeBatchNormTrain(
         (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor)(x, gamma, beta);
   return { y, mean, variance };
 }
+
+/**
+ * Inference-mode batch norm with given statistics (the running ones), native
+ * backend only: y = relu?(gamma * (x - mean) / sqrt(variance + eps) + beta + residual?)
+ * in one pass of the BN_FORWARD kernel, where tf.batchNorm + tf.add + tf.relu
+ * take three. x is [..., C]; gamma, beta, mean, variance [C]. No gradient is
+ * defined: callers use it only while no gradient tape is recording.
+ */
+export function nativeBatchNormInfer(
+  x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, epsilon: number, fusion: BatchNormFusion = {},
+): tf.Tensor {
+  const residual = fusion.residual;
+  if (residual && !tf.util.arraysEqual(residual.shape, x.shape)) {
+    throw new Error(`nativeBatchNormInfer: residual shape [${residual.shape}] differs from x [${x.shape}]`);
+  }
+  const inputs: Record<string, tf.Tensor> = { x, gamma, beta, mean, variance };
+  if (residual) inputs.residual = residual;
+  return tf.engine().runKernel(BN_FORWARD, inputs, { epsilon, relu: fusion.relu === true }) as tf.Tensor;
+}

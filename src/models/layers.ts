@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.ts';
 import type { Module, NamedVariable, ParamKind } from './module.ts';
-import { batchNorm, batchNormAct, conv2d, linear, type BatchNormActivation, type BatchNormVars } from './ops.ts';
+import { batchNorm, batchNormAct, conv2d, convBatchNormInfer, fuseInference, linear, type BatchNormActivation, type BatchNormVars } from './ops.ts';
 
 /** Wraps `t` in a variable; the variable keeps the data, `t` itself is released. */
 function named(name: string, kind: ParamKind, t: tf.Tensor, trainable = true): NamedVariable {
@@ -39,7 +39,7 @@ export class BatchNorm implements Module {
     this.movingMean = named(`${name}/moving_mean`, 'bn', tf.zeros([channels]), false);
     this.movingVariance = named(`${name}/moving_variance`, 'bn', tf.ones([channels]), false);
   }
-  private vars(): BatchNormVars {
+  vars(): BatchNormVars {
     return {
       gamma: this.gamma.variable, beta: this.beta.variable,
       movingMean: this.movingMean.variable, movingVariance: this.movingVariance.variable,
@@ -54,6 +54,19 @@ export class BatchNorm implements Module {
   }
   params(): NamedVariable[] { return [this.gamma, this.beta]; }
   buffers(): NamedVariable[] { return [this.movingMean, this.movingVariance]; }
+}
+
+/**
+ * relu?(bn(conv(x)) + residual?). In eval mode on the native backend (no
+ * gradient tape) the batch norm is folded into the convolution; otherwise it is
+ * exactly conv.apply then bn.apply / bn.applyAct.
+ */
+export function convBatchNorm(conv: Conv2d, bn: BatchNorm, x: tf.Tensor, training: boolean, act: BatchNormActivation = {}): tf.Tensor {
+  if (!training && fuseInference()) {
+    return convBatchNormInfer(x as tf.Tensor4D, conv.kernel.variable as tf.Tensor4D, conv.stride, bn.vars(), act);
+  }
+  const y = conv.apply(x, training);
+  return act.relu || act.residual ? bn.applyAct(y, training, act) : bn.apply(y, training);
 }
 
 export class Linear implements Module {

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.ts';
 import type { Backbone, Module, NamedVariable } from './module.ts';
-import { BatchNorm, Conv2d } from './layers.ts';
+import { BatchNorm, Conv2d, convBatchNorm } from './layers.ts';
 import { globalAvgPool } from './ops.ts';
 
 export interface BackboneConfig {
@@ -30,10 +30,10 @@ export class BasicBlock implements Module {
     }
   }
   apply(x: tf.Tensor, training: boolean): tf.Tensor {
-    const h = this.bn1.applyAct(this.conv1.apply(x, training), training, { relu: true });
-    const s = this.shortcut ? this.shortcut.bn.apply(this.shortcut.conv.apply(x, training), training) : x;
+    const h = convBatchNorm(this.conv1, this.bn1, x, training, { relu: true });
+    const s = this.shortcut ? convBatchNorm(this.shortcut.conv, this.shortcut.bn, x, training) : x;
     // relu(bn2(conv2(h)) + shortcut): one fused op on the native backend.
-    return this.bn2.applyAct(this.conv2.apply(h, training), training, { relu: true, residual: s });
+    return convBatchNorm(this.conv2, this.bn2, h, training, { relu: true, residual: s });
   }
   private modules(): Module[] {
     const m: Module[] = [this.conv1, this.bn1, this.conv2, this.bn2];
@@ -68,7 +68,7 @@ export class ResNet implements Backbone {
     this.featureDim = inC;
   }
   apply(x: tf.Tensor, training: boolean): tf.Tensor2D {
-    let h = this.stemBn.applyAct(this.stemConv.apply(x, training), training, { relu: true });
+    let h = convBatchNorm(this.stemConv, this.stemBn, x, training, { relu: true });
     for (const b of this.blocks) h = b.apply(h, training);
     return globalAvgPool(h as tf.Tensor4D);
   }
