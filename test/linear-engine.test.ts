@@ -3,11 +3,12 @@
 // the two dense products per step. The tolerances below are what that
 // difference amounts to on these seeded problems (measured: see comments).
 // And the decay search fitted as one stacked model against one fit per decay.
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { carveValidation, fitSoftmaxRegression, fitSoftmaxRegressions, linearProbe, type ProbeData } from '../src/eval/linear.ts';
 import { createProbeEngine } from '../src/eval/softmax-engine.ts';
 import { Rng } from '../src/util/rng.ts';
+import { nativeForTests } from './native-required.ts';
 
 /** Overlapping Gaussian classes (not separable, so predictions near the boundary exist and test the agreement). */
 function blobs(rng: Rng, n: number, dim: number, c: number, centres: Float32Array, role: ProbeData['role']): ProbeData {
@@ -162,6 +163,70 @@ describe('batched linear-probe engine', () => {
       });
       expect(r.search[k].weight_decay).toBe(cfg.weight_decay[k]);
       expect(r.search[k].val_top1_final).toBe(one.history[one.history.length - 1].monitorTop1);
+    }
+  });
+});
+
+const nativeAvailable = await nativeForTests(1);
+
+describe.skipIf(!nativeAvailable)('linear-probe engine on native: direct oneDNN calls', () => {
+  beforeAll(async () => { await tf.setBackend('native'); });
+  afterAll(async () => { await tf.setBackend('cpu'); });
+
+  it('direct products equal the tf.matMul path on native and the float64 reference', () => {
+    const rng = new Rng(66);
+    const n = 300, dim = 33, c = 12;
+    const x = Float32Array.from({ length: n * dim }, () => rng.normal());
+    const monitorX = Float32Array.from({ length: 40 * dim }, () => rng.normal());
+    const order = rng.shuffle(Int32Array.from({ length: n }, (_, i) => i)) as Int32Array;
+    const w = Float64Array.from({ length: c * dim }, () => rng.normal());
+    const b = Float64Array.from({ length: c }, () => rng.normal());
+    const before = tf.memory().numTensors;
+    const direct = createProbeEngine('tfjs', { x, dim, outputs: c, monitorX });
+    const tensors = createProbeEngine('tfjs', { x, dim, outputs: c, monitorX, direct: false, chunkRows: 100 });
+    const ref = createProbeEngine('js', { x, dim, outputs: c, monitorX });
+    for (let s = 0; s < n; s += 64) {
+      const e = Math.min(n, s + 64);
+      const zd = new Float64Array((e - s) * c), zt = new Float64Array((e - s) * c), zr = new Float64Array((e - s) * c);
+      direct.batchLogits(order, s, e, w, b, zd);
+      tensors.batchLogits(order, s, e, w, b, zt);
+      ref.batchLogits(order, s, e, w, b, zr);
+      // Both float32 paths make the same oneDNN call on the same values.
+      expect(maxAbs(zd, zt)).toBeLessThanOrEqual(1e-6 * maxAbsValue(zr));
+      expect(maxAbs(zd, zr)).toBeLessThan(1e-5 * maxAbsValue(zr));
+      const g = Float64Array.from({ length: (e - s) * c }, () => rng.normal());
+      const gd = new Float64Array(c * dim), gt = new Float64Array(c * dim), gr = new Float64Array(c * dim);
+      direct.weightGrad(g, gd);
+      tensors.weightGrad(g, gt);
+      ref.weightGrad(g, gr);
+      expect(maxAbs(gd, gt)).toBeLessThanOrEqual(1e-6 * maxAbsValue(gr));
+      expect(maxAbs(gd, gr)).toBeLessThan(1e-5 * maxAbsValue(gr));
+    }
+    const w32 = Float32Array.from(w), b32 = Float32Array.from(b);
+    const md = direct.monitorLogits(w32, b32), mt = tensors.monitorLogits(w32, b32), mr = ref.monitorLogits(w32, b32);
+    expect(maxAbs(md, mt)).toBeLessThanOrEqual(1e-6 * maxAbsValue(mr));
+    expect(maxAbs(md, mr)).toBeLessThan(1e-5 * maxAbsValue(mr));
+    for (const e of [direct, tensors, ref]) e.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a stacked fit on native gives the reference models within float32 accumulation error', async () => {
+    const rng = new Rng(77);
+    const dim = 40, c = 6;
+    const centres = Float32Array.from({ length: c * dim }, () => rng.normal());
+    const train = blobs(rng, 700, dim, c, centres, 'train');
+    const monitor = blobs(rng, 200, dim, c, centres, 'val');
+    const opts = { numClasses: c, epochs: 5, lr: 0.1, weightDecays: [0, 1e-2], batchSize: 96, momentum: 0.9, schedule: 'cosine' as const, monitor };
+    const fast = await fitSoftmaxRegressions(train, { ...opts, rng: new Rng(3), engine: 'tfjs' });
+    const ref = await fitSoftmaxRegressions(train, { ...opts, rng: new Rng(3), engine: 'js' });
+    for (let k = 0; k < 2; k++) {
+      const scale = maxAbsValue(ref.models[k].weights);
+      expect(maxAbs(fast.models[k].weights, ref.models[k].weights)).toBeLessThan(1e-5 * scale);
+      expect(maxAbs(fast.models[k].bias, ref.models[k].bias)).toBeLessThan(1e-6);
+      fast.histories[k].forEach((h, i) => {
+        expect(Math.abs(h.loss - ref.histories[k][i].loss)).toBeLessThan(1e-6);
+        expect(Math.abs((h.monitorTop1 ?? -1) - (ref.histories[k][i].monitorTop1 ?? 1))).toBeLessThanOrEqual(1 / 200);
+      });
     }
   });
 });

@@ -75,39 +75,51 @@ export interface LinearProbeResult {
   test_overlap: number;
 }
 
-export function fitStandardizer(f: Float32Array, dim: number): Standardizer {
-  const n = f.length / dim;
+/** Mean and std per feature over the rows `rows` of f (all rows when omitted), summed in that row order. */
+export function fitStandardizer(f: Float32Array, dim: number, rows?: Int32Array): Standardizer {
+  const n = rows ? rows.length : f.length / dim;
   const mean = new Float64Array(dim);
   const sq = new Float64Array(dim);
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mean[j] += f[i * dim + j];
+  for (let r = 0; r < n; r++) { const o = (rows ? rows[r] : r) * dim; for (let j = 0; j < dim; j++) mean[j] += f[o + j]; }
   for (let j = 0; j < dim; j++) mean[j] /= Math.max(1, n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) { const d = f[i * dim + j] - mean[j]; sq[j] += d * d; }
+  for (let r = 0; r < n; r++) { const o = (rows ? rows[r] : r) * dim; for (let j = 0; j < dim; j++) { const d = f[o + j] - mean[j]; sq[j] += d * d; } }
   // Constant features get std 1 so they map to 0 rather than to NaN.
   const std = Float32Array.from(sq, (s) => { const v = Math.sqrt(s / Math.max(1, n)); return v > 1e-8 ? v : 1; });
   return { mean: Float32Array.from(mean), std };
 }
 
-export function standardize(f: Float32Array, dim: number, s: Standardizer): Float32Array {
-  const out = new Float32Array(f.length);
+/**
+ * Rows `rows` of f (all when omitted), standardized, into `out` (first
+ * rows x dim floats) or a new array. Reusing `out` matters: a fresh 100 MB
+ * array costs ~1 s of page faults on the sandboxed machines measured here
+ * against ~0.1 s for the arithmetic.
+ */
+export function standardize(f: Float32Array, dim: number, s: Standardizer, rows?: Int32Array, out?: Float32Array): Float32Array {
+  const n = rows ? rows.length : f.length / dim;
+  const res = out ? out.subarray(0, n * dim) : new Float32Array(n * dim);
   // Row by row rather than i % dim: the modulo made this the slowest part of a probe fit.
   const { mean, std } = s;
-  const n = f.length / dim;
-  for (let i = 0; i < n; i++) {
-    const o = i * dim;
-    for (let j = 0; j < dim; j++) out[o + j] = (f[o + j] - mean[j]) / std[j];
+  for (let r = 0; r < n; r++) {
+    const o = r * dim;
+    const src = (rows ? rows[r] : r) * dim;
+    for (let j = 0; j < dim; j++) res[o + j] = (f[src + j] - mean[j]) / std[j];
   }
-  return out;
+  return res;
 }
 
 /** Class scores (logits) for raw features, [n, numClasses] row-major. */
 export function predictLogits(m: SoftmaxModel, features: Float32Array): Float32Array {
   const n = features.length / m.dim;
-  const x = standardize(features, m.dim, m.standardizer);
   const out = new Float32Array(n * m.numClasses);
+  // One standardized row at a time: same float32 values as standardizing the whole split, no split-sized copy.
+  const x = new Float32Array(m.dim);
+  const one = Int32Array.of(0);
   for (let i = 0; i < n; i++) {
+    one[0] = i;
+    standardize(features, m.dim, m.standardizer, one, x);
     for (let c = 0; c < m.numClasses; c++) {
       let z = m.bias[c];
-      for (let j = 0; j < m.dim; j++) z += x[i * m.dim + j] * m.weights[c * m.dim + j];
+      for (let j = 0; j < m.dim; j++) z += x[j] * m.weights[c * m.dim + j];
       out[i * m.numClasses + c] = z;
     }
   }
@@ -172,19 +184,32 @@ export async function fitSoftmaxRegression(train: ProbeData, opts: FitOptions): 
  * decay, with W stacked as [decays x classes, dim].
  */
 export async function fitSoftmaxRegressions(train: ProbeData, opts: MultiFitOptions): Promise<{ models: SoftmaxModel[]; histories: EpochRecord[][] }> {
+  return fitOnRows(train, opts, {});
+}
+
+/**
+ * fitSoftmaxRegressions on rows `rows` of `train` (all when omitted), with the
+ * standardized copy written into `workspace` when given: the protocol's search
+ * and refit share one buffer, and the search's fitting split is never copied raw.
+ */
+async function fitOnRows(
+  train: ProbeData, opts: MultiFitOptions, view: { rows?: Int32Array; workspace?: Float32Array },
+): Promise<{ models: SoftmaxModel[]; histories: EpochRecord[][] }> {
   assertFitSplit(train.role, 'linear probe');
   const { dim } = train;
+  const { rows } = view;
   const c = opts.numClasses;
-  const n = train.labels.length;
+  const labels = rows ? Int32Array.from(rows, (i) => train.labels[i]) : train.labels;
+  const n = labels.length;
   if (n === 0) throw new Error('linear probe: empty training set');
   if (opts.weightDecays.length === 0) throw new Error('linear probe: no weight decay to fit');
-  for (const l of train.labels) if (l < 0 || l >= c) throw new Error(`linear probe: label ${l} outside [0, ${c})`);
-  const standardizer = fitStandardizer(train.features, dim);
-  const x = standardize(train.features, dim, standardizer);
+  for (const l of labels) if (l < 0 || l >= c) throw new Error(`linear probe: label ${l} outside [0, ${c})`);
+  const standardizer = fitStandardizer(train.features, dim, rows);
+  const x = standardize(train.features, dim, standardizer, rows, view.workspace);
   const monitorX = opts.monitor ? standardize(opts.monitor.features, dim, standardizer) : undefined;
   const engine = createProbeEngine(opts.engine ?? 'tfjs', { x, dim, outputs: c * opts.weightDecays.length, monitorX });
   try {
-    return await sgdLoop(train.labels, engine, opts, { dim, standardizer });
+    return await sgdLoop(labels, engine, opts, { dim, standardizer });
   } finally {
     engine.dispose();
   }
@@ -215,6 +240,9 @@ async function sgdLoop(
   const n = labels.length;
   const bs = Math.min(Math.max(1, opts.batchSize), n);
   const totalSteps = opts.epochs * Math.ceil(n / bs);
+  // Locals, not opts.x in the loops: opts comes in many shapes (spreads), and a
+  // megamorphic property load per weight made the update the slowest part of a step.
+  const { momentum, lr: baseLr, schedule } = opts;
 
   // Weights are [models x classes, dim] so each logit is a contiguous dot product; model k owns rows k*c..(k+1)*c.
   const w = new Float64Array(outs * dim);
@@ -238,7 +266,7 @@ async function sgdLoop(
     for (let s = 0; s < n; s += bs) {
       const e = Math.min(n, s + bs);
       const m = e - s;
-      const lr = opts.schedule === 'cosine' ? opts.lr * 0.5 * (1 + Math.cos(Math.PI * step / totalSteps)) : opts.lr;
+      const lr = schedule === 'cosine' ? baseLr * 0.5 * (1 + Math.cos(Math.PI * step / totalSteps)) : baseLr;
       engine.batchLogits(order, s, e, w, b, z);
       gb.fill(0);
       for (let r = 0; r < m; r++) {
@@ -263,12 +291,12 @@ async function sgdLoop(
       for (let mk = 0; mk < nm; mk++) {
         const wd = decays[mk];
         for (let i = mk * c * dim, end = (mk + 1) * c * dim; i < end; i++) {
-          vw[i] = opts.momentum * vw[i] + gw[i] + wd * w[i];
+          vw[i] = momentum * vw[i] + gw[i] + wd * w[i];
           w[i] -= lr * vw[i];
         }
       }
       for (let k = 0; k < outs; k++) {
-        vb[k] = opts.momentum * vb[k] + gb[k];
+        vb[k] = momentum * vb[k] + gb[k];
         b[k] -= lr * vb[k];
       }
       step++;
@@ -323,14 +351,17 @@ export async function linearProbe(train: ProbeData, test: ProbeData, opts: Linea
     momentum: opts.momentum, schedule: opts.schedule, engine: opts.engine,
   };
   const search: DecayTrial[] = [];
+  // Standardized features of the search's fitting split, then of the whole train split.
+  const workspace = new Float32Array(train.features.length);
   let chosen = opts.weight_decay[0];
   if (opts.weight_decay.length > 1 && opts.val_fraction > 0) {
     const { fit, val } = carveValidation(train.labels.length, opts.val_fraction, opts.rng.fork('linear-val'));
-    const fitSet = subset(train, fit, 'train');
     const valSet = subset(train, val, 'val');
     // Every decay sees the same minibatch order (one shared shuffle stream), so the
     // decays differ in nothing but the decay, and one batched fit serves them all.
-    const { histories } = await fitSoftmaxRegressions(fitSet, { ...fitCommon, weightDecays: opts.weight_decay, rng: opts.rng.fork('linear-search'), monitor: valSet });
+    const { histories } = await fitOnRows(
+      train, { ...fitCommon, weightDecays: opts.weight_decay, rng: opts.rng.fork('linear-search'), monitor: valSet }, { rows: fit, workspace },
+    );
     opts.weight_decay.forEach((wd, k) => {
       const curve = histories[k].map((h) => h.monitorTop1 ?? 0);
       const best = curve.reduce((bi, v, i) => (v > curve[bi] ? i : bi), 0);
@@ -341,7 +372,9 @@ export async function linearProbe(train: ProbeData, test: ProbeData, opts: Linea
     // Ties keep the decay listed first.
     chosen = search.reduce((a, t) => (t.val_top1_final > a.val_top1_final ? t : a)).weight_decay;
   }
-  const { model, history } = await fitSoftmaxRegression(train, { ...fitCommon, weightDecay: chosen, rng: opts.rng.fork('linear-final') });
+  const { models: [model], histories: [history] } = await fitOnRows(
+    train, { ...fitCommon, weightDecays: [chosen], rng: opts.rng.fork('linear-final') }, { workspace },
+  );
   const acc = scoreProbe(model, test);
   opts.log?.(`linear probe: wd=${chosen}, ${opts.epochs} epochs, test top-1 ${(acc.top1 * 100).toFixed(2)}% top-5 ${(acc.top5 * 100).toFixed(2)}% (final epoch)`);
   return {

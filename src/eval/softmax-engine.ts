@@ -5,13 +5,17 @@
 // side on the same batches (the weight-decay search: one product serves every
 // decay). Everything of size batch x outputs or outputs x dim (softmax, loss,
 // momentum, decay) stays in float64 JS in fitSoftmaxRegressions, identical for
-// both engines, so the engines differ only in how these two products are
+// every engine, so the engines differ only in how these two products are
 // accumulated:
 // - 'js': plain float64 loops, the reference;
-// - 'tfjs': tf.matMul in float32 on the active backend (oneDNN on `native`,
-//   also cpu / wasm); two products and a handful of small uploads per step.
+// - 'tfjs': float32 products on the active TF.js backend. On `native` they go
+//   straight to the backend's oneDNN matmul on the JS arrays (the same call
+//   its BatchMatMul kernel makes, without the tensor bookkeeping, which cost
+//   more than the products themselves: ~0.19 ms of ~0.26 ms per step at
+//   256 x 512 x 10); elsewhere (cpu, wasm, webgpu) they are tf.matMul.
 import * as tf from '@tensorflow/tfjs';
 import { nativeActive, nativeBackend } from '../backend/native.ts';
+import type { NativeAddon } from '../backend/native-addon.ts';
 
 export type ProbeEngineName = 'tfjs' | 'js';
 
@@ -33,12 +37,16 @@ export interface EngineData {
   outputs: number;
   /** Standardized monitor features, [nMonitor, dim], if a monitor is scored. */
   monitorX?: Float32Array;
-  /** Rows per upload in the tfjs engine (default CHUNK_ROWS); small values only for tests of the refills. */
+  /** Rows per upload in the tensor path (default CHUNK_ROWS); small values only for tests of the refills. */
   chunkRows?: number;
+  /** 'tfjs' on native: false forces the tf.matMul path (for tests comparing the two). Default true. */
+  direct?: boolean;
 }
 
 export function createProbeEngine(name: ProbeEngineName, d: EngineData): ProbeEngine {
-  return name === 'js' ? new JsEngine(d) : new TfjsEngine(d);
+  if (name === 'js') return new JsEngine(d);
+  const nb = nativeActive() ? nativeBackend() : null;
+  return nb && d.direct !== false ? new NativeEngine(d, nb.addon) : new TensorEngine(d);
 }
 
 class JsEngine implements ProbeEngine {
@@ -88,24 +96,29 @@ class JsEngine implements ProbeEngine {
   dispose(): void {}
 }
 
-/** Rows gathered per upload: big enough that per-upload overhead vanishes, small enough to bound the extra memory. */
-const CHUNK_ROWS = 2048;
+/** Copies rows order[from..to) of x into out (row memcpys: per row, a subarray + set beats an element loop ~3x). */
+function gatherRows(x: Float32Array, dim: number, order: Int32Array, from: number, to: number, out: Float32Array): void {
+  for (let r = from; r < to; r++) {
+    const row = order[r] * dim;
+    out.set(x.subarray(row, row + dim), (r - from) * dim);
+  }
+}
 
-class TfjsEngine implements ProbeEngine {
-  private xb: tf.Tensor2D | null = null;
-  private chunk: tf.Tensor2D | null = null;
-  private chunkFrom = 0;
-  private chunkTo = 0;
-  private readonly chunkBuf: Float32Array;
-  /** W^T in float32, [dim, outputs]: uploaded per step so the product is a plain X_b W^T without a transpose flag. */
-  private readonly wT: Float32Array;
-  /** G^T in float32, [outputs, m] (m <= batch): likewise for G^T X_b. */
-  private gT: Float32Array = new Float32Array(0);
-  private readonly monitor: tf.Tensor2D | null;
-  /** oneDNN thread count to restore on dispose, when this engine lowered it. */
+/**
+ * What both float32 engines share: W^T and G^T in float32 laid out so that
+ * both products are plain row-major [m, k] x [k, n] (no transpose flags),
+ * float64 <-> float32 at the boundary, the bias added in float64, and one
+ * oneDNN thread while a fit runs.
+ */
+abstract class Float32Engine implements ProbeEngine {
+  /** W^T in float32, [dim, outputs]. */
+  protected readonly wT: Float32Array;
+  /** G^T in float32, [outputs, m] for the current batch of m rows. */
+  private gTBuf = new Float32Array(0);
+  protected rowsInBatch = 0;
   private restoreThreads: number | null = null;
 
-  constructor(private readonly d: EngineData) {
+  constructor(protected readonly d: EngineData) {
     // These products are skinny ([256 x dim] x [dim x outputs]): oneDNN's threads cost more to
     // wake than they save, and on a busy 2-core machine their spinning starved the JS thread
     // (measured: 2.6 s vs 0.13 s per 50k x 512 epoch with 2 threads vs 1). One thread for the fit.
@@ -114,19 +127,119 @@ class TfjsEngine implements ProbeEngine {
       this.restoreThreads = nb.addon.getThreads();
       nb.addon.setThreads(1);
     }
+    this.wT = new Float32Array(d.outputs * d.dim);
+  }
+
+  /** Gathers the batch's rows and returns z = X_b W^T ([m, outputs], float32) from the filled wT. */
+  protected abstract logits(order: Int32Array, from: number, to: number): ArrayLike<number>;
+  /** G^T X_b ([outputs, dim], float32) for the last batch, given gT = G^T [outputs, m]. */
+  protected abstract gradProduct(gT: Float32Array): ArrayLike<number>;
+  abstract monitorLogits(w: Float32Array, b: Float32Array): Float32Array;
+  protected abstract release(): void;
+
+  batchLogits(order: Int32Array, from: number, to: number, w: Float64Array, b: Float64Array, out: Float64Array): void {
+    const { dim, outputs: c } = this.d;
+    const wT = this.wT;
+    for (let k = 0; k < c; k++) for (let j = 0; j < dim; j++) wT[j * c + k] = w[k * dim + j];
+    const m = to - from;
+    this.rowsInBatch = m;
+    const zs = this.logits(order, from, to);
+    for (let r = 0; r < m; r++) for (let k = 0; k < c; k++) out[r * c + k] = zs[r * c + k] + b[k];
+  }
+
+  weightGrad(g: Float64Array, gw: Float64Array): void {
+    const c = this.d.outputs;
+    const m = this.rowsInBatch;
+    if (m === 0) throw new Error('linear probe: weightGrad before batchLogits');
+    if (this.gTBuf.length < m * c) this.gTBuf = new Float32Array(m * c);
+    const gT = this.gTBuf.subarray(0, m * c);
+    for (let r = 0; r < m; r++) for (let k = 0; k < c; k++) gT[k * m + r] = g[r * c + k];
+    const p = this.gradProduct(gT);
+    for (let i = 0; i < gw.length; i++) gw[i] = p[i];
+  }
+
+  dispose(): void {
+    this.release();
+    if (this.restoreThreads !== null) nativeBackend()?.addon.setThreads(this.restoreThreads);
+    this.restoreThreads = null;
+  }
+}
+
+/**
+ * The native backend's oneDNN matmul called on the JS arrays themselves.
+ * Each batch is gathered into one batch-sized buffer that stays in cache for
+ * both products.
+ */
+class NativeEngine extends Float32Engine {
+  private xb = new Float32Array(0);
+  private z = new Float32Array(0);
+  private readonly gw: Float32Array;
+
+  constructor(d: EngineData, private readonly addon: NativeAddon) {
+    super(d);
+    this.gw = new Float32Array(d.outputs * d.dim);
+  }
+
+  protected logits(order: Int32Array, from: number, to: number): Float32Array {
+    const { x, dim, outputs: c } = this.d;
+    const m = to - from;
+    if (this.xb.length < m * dim) this.xb = new Float32Array(m * dim);
+    const xb = this.xb.subarray(0, m * dim);
+    gatherRows(x, dim, order, from, to, xb);
+    if (this.z.length < m * c) this.z = new Float32Array(m * c);
+    const z = this.z.subarray(0, m * c);
+    this.addon.matmul(xb, this.wT, null, z, [1, m, c, dim, 0, 0], false);
+    return z;
+  }
+
+  protected gradProduct(gT: Float32Array): Float32Array {
+    const { dim, outputs: c } = this.d;
+    const m = this.rowsInBatch;
+    this.addon.matmul(gT, this.xb.subarray(0, m * dim), null, this.gw, [1, c, dim, m, 0, 0], false);
+    return this.gw;
+  }
+
+  monitorLogits(w: Float32Array, b: Float32Array): Float32Array {
+    const { monitorX: mx, dim, outputs: c } = this.d;
+    if (!mx) throw new Error('linear probe: no monitor features');
+    const n = mx.length / dim;
+    const out = new Float32Array(n * c);
+    if (n === 0) return out;
+    this.addon.matmul(mx, w, null, out, [1, n, c, dim, 0, 1], false);
+    // Added in float32 (the store rounds), as tf.add does on the tensor path.
+    for (let i = 0; i < n; i++) for (let k = 0; k < c; k++) out[i * c + k] += b[k];
+    return out;
+  }
+
+  protected release(): void {}
+}
+
+/** Rows gathered per upload: big enough that per-upload overhead vanishes, small enough to bound the extra memory. */
+const CHUNK_ROWS = 2048;
+
+/** tf.matMul on any backend; the features go up a chunk of the shuffled order at a time. */
+class TensorEngine extends Float32Engine {
+  private xb: tf.Tensor2D | null = null;
+  private chunk: tf.Tensor2D | null = null;
+  private chunkFrom = 0;
+  private chunkTo = 0;
+  private readonly chunkBuf: Float32Array;
+  private readonly monitor: tf.Tensor2D | null;
+
+  constructor(d: EngineData) {
+    super(d);
     const n = d.x.length / d.dim;
     this.chunkBuf = new Float32Array(Math.min(n, d.chunkRows ?? CHUNK_ROWS) * d.dim);
-    this.wT = new Float32Array(d.outputs * d.dim);
     this.monitor = d.monitorX ? tf.tensor2d(d.monitorX, [d.monitorX.length / d.dim, d.dim]) : null;
   }
 
   /**
    * Batches are contiguous row slices of a chunk of the shuffled order,
-   * gathered on the JS side with row memcpys and uploaded once per chunk: a
-   * per-batch upload costs more than the two products, and tf.gather from a
-   * resident features tensor is far slower still on the cpu-based backends
-   * (measured on native: ~3.5 s per 45k x 512 epoch against ~50 ms for these
-   * memcpys). An epoch starts at row 0, so a new shuffle always refills the chunk.
+   * gathered on the JS side and uploaded once per chunk: a per-batch upload
+   * costs more than the two products, and tf.gather from a resident features
+   * tensor is far slower still on the cpu-based backends (measured on native:
+   * ~3.5 s per 45k x 512 epoch against ~50 ms for row memcpys). An epoch
+   * starts at row 0, so a new shuffle always refills the chunk.
    */
   private rowsFor(order: Int32Array, from: number, to: number): tf.Tensor2D {
     const { x, dim } = this.d;
@@ -135,10 +248,7 @@ class TfjsEngine implements ProbeEngine {
       const rows = Math.max(to - from, Math.min(order.length - from, this.chunkBuf.length / dim));
       // The previous chunk tensor is disposed, so its buffer can be refilled (a larger one only for a batch over CHUNK_ROWS).
       const buf = rows * dim <= this.chunkBuf.length ? this.chunkBuf.subarray(0, rows * dim) : new Float32Array(rows * dim);
-      for (let r = 0; r < rows; r++) {
-        const row = order[from + r] * dim;
-        buf.set(x.subarray(row, row + dim), r * dim);
-      }
+      gatherRows(x, dim, order, from, from + rows, buf);
       this.chunk = tf.tensor2d(buf, [rows, dim]);
       this.chunkFrom = from;
       this.chunkTo = from + rows;
@@ -147,32 +257,25 @@ class TfjsEngine implements ProbeEngine {
     return tf.slice(chunk, [from - this.chunkFrom, 0], [to - from, dim]);
   }
 
-  batchLogits(order: Int32Array, from: number, to: number, w: Float64Array, b: Float64Array, out: Float64Array): void {
+  protected logits(order: Int32Array, from: number, to: number): ArrayLike<number> {
     const { dim, outputs: c } = this.d;
-    const m = to - from;
     this.xb?.dispose();
     this.xb = this.rowsFor(order, from, to);
     const xb = this.xb;
-    const wT = this.wT;
-    for (let k = 0; k < c; k++) for (let j = 0; j < dim; j++) wT[j * c + k] = w[k * dim + j];
     // The tensor borrows wT (the cpu-based backends keep the array itself): it is disposed before wT is refilled.
-    const z = tf.tidy(() => tf.matMul(xb, tf.tensor2d(wT, [dim, c])));
-    const zs = z.dataSync();
-    for (let r = 0; r < m; r++) for (let k = 0; k < c; k++) out[r * c + k] = zs[r * c + k] + b[k];
+    const z = tf.tidy(() => tf.matMul(xb, tf.tensor2d(this.wT, [dim, c])));
+    const zs = z.dataSync(); // the tensor's own array on cpu/native (not recycled once read), a copy elsewhere
     z.dispose();
+    return zs;
   }
 
-  weightGrad(g: Float64Array, gw: Float64Array): void {
-    const c = this.d.outputs;
+  protected gradProduct(gT: Float32Array): ArrayLike<number> {
     const xb = this.xb;
     if (!xb) throw new Error('linear probe: weightGrad before batchLogits');
-    const m = xb.shape[0];
-    if (this.gT.length < m * c) this.gT = new Float32Array(m * c);
-    const gT = this.gT.subarray(0, m * c);
-    for (let r = 0; r < m; r++) for (let k = 0; k < c; k++) gT[k * m + r] = g[r * c + k];
-    const t = tf.tidy(() => tf.matMul(tf.tensor2d(gT, [c, m]), xb));
-    gw.set(t.dataSync());
+    const t = tf.tidy(() => tf.matMul(tf.tensor2d(gT, [this.d.outputs, xb.shape[0]]), xb));
+    const p = t.dataSync();
     t.dispose();
+    return p;
   }
 
   monitorLogits(w: Float32Array, b: Float32Array): Float32Array {
@@ -185,13 +288,11 @@ class TfjsEngine implements ProbeEngine {
     return out;
   }
 
-  dispose(): void {
+  protected release(): void {
     this.xb?.dispose();
     this.xb = null;
     this.chunk?.dispose();
     this.chunk = null;
     this.monitor?.dispose();
-    if (this.restoreThreads !== null) nativeBackend()?.addon.setThreads(this.restoreThreads);
-    this.restoreThreads = null;
   }
 }
