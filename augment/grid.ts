@@ -50,12 +50,14 @@ function blit(dst: Buffer, dstW: number, c: Cell, x0: number, y0: number, zoom: 
 }
 
 /** Undoes the normalization of a view tensor [n,h,w,c] and splits it into uint8 cells. */
-export function viewCells(view: tf.Tensor4D, mean: readonly number[], std: readonly number[]): Cell[] {
+export async function viewCells(view: tf.Tensor4D, mean: readonly number[], std: readonly number[]): Promise<Cell[]> {
   const [n, h, w, c] = view.shape;
-  const bytes = tf.tidy(() => {
+  const t = tf.tidy(() => {
     const unit = tf.add(tf.mul(view, tf.tensor1d(std.slice(0, c))), tf.tensor1d(mean.slice(0, c)));
-    return tf.round(tf.mul(tf.clipByValue(unit, 0, 1), 255)).dataSync();
+    return tf.round(tf.mul(tf.clipByValue(unit, 0, 1), 255));
   });
+  let bytes: Float32Array;
+  try { bytes = (await t.data()) as Float32Array; } finally { t.dispose(); }
   const per = h * w * c;
   return Array.from({ length: n }, (_, i) => ({ data: Uint8Array.from(bytes.subarray(i * per, (i + 1) * per)), height: h, width: w, channels: c }));
 }

@@ -42,11 +42,11 @@ const built = await Promise.all(variants.map(async ([name, [file, ...sets]]) => 
 }));
 let step = 0;
 const once = (b: (typeof built)[number]) => b.runner.run(v1, v2, { step: step++, totalSteps: 1e6, epoch: 0, labels }, 0.01);
-for (const b of built) once(b); // warm-up (slots, kernels, primitives)
+for (const b of built) await once(b); // warm-up (slots, kernels, primitives)
 for (let r = 0; r < rounds; r++) {
   for (const b of built) {
     const t0 = performance.now();
-    for (let s = 0; s < stepsPerRound; s++) once(b);
+    for (let s = 0; s < stepsPerRound; s++) await once(b);
     b.ms.push((performance.now() - t0) / stepsPerRound);
   }
 }

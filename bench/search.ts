@@ -118,9 +118,10 @@ async function main(): Promise<void> {
 
   // 2. An index folder through the real writer; the hnsw build is the engine sync.
   const dir = path.join(work, 'index');
+  const fingerprint = await weightsHash(backbone);
   const store = IndexStore.open(dir, () => ({
     format: INDEX_FORMAT, version: INDEX_VERSION, dim, count: 0, generation: 0, updated: '',
-    model: { fingerprint: weightsHash(backbone), checkpoint: ck.path },
+    model: { fingerprint, checkpoint: ck.path },
     preprocessing: { size: recipe.data.image_size, channels: recipe.data.channels, mean: [...augmenter.mean], std: [...augmenter.std], resize: 'cover-centre-crop' },
     source: { kind: 'recipe', recipe: 'bench', splits: ['bench'] },
     vectors: { file: 'vectors.0.f32', dtype: 'float32', byte_order: 'little', normalized: true, bytes: 0 },

@@ -29,9 +29,9 @@ describe('composeGrid', () => {
     expect(px(3, 3 + 4 + 3)).toEqual([70, 70, 70, 255]); // second row
   });
 
-  it('turns normalized views back into bytes', () => {
+  it('turns normalized views back into bytes', async () => {
     const v = tf.tensor4d([-1, 0, 1, 3], [1, 2, 2, 1]);
-    expect(Array.from(viewCells(v, [0.5], [0.5])[0].data)).toEqual([0, 128, 255, 255]);
+    expect(Array.from((await viewCells(v, [0.5], [0.5]))[0].data)).toEqual([0, 128, 255, 255]);
   });
 });
 

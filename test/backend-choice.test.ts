@@ -2,7 +2,7 @@
 // needed), and how a WebGPU adapter is classified.
 import { describe, expect, it } from 'vitest';
 import { chooseAuto, type BackendProbe } from '../src/backend/index.ts';
-import { describeAdapter, isCpuEmulation, type AdapterFacts } from '../src/backend/webgpu-adapter.ts';
+import { describeAdapter, gpuDeviceNodes, isCpuEmulation, type AdapterFacts } from '../src/backend/webgpu-adapter.ts';
 
 type Name = BackendProbe['name'];
 const ALL: Name[] = ['tensorflow-gpu', 'webgpu', 'native', 'tensorflow', 'wasm', 'cpu'];
@@ -61,5 +61,19 @@ describe('isCpuEmulation', () => {
     expect(isCpuEmulation(facts({ vendor: 'amd', architecture: 'rdna-3', description: 'AMD Radeon RX 7900 XTX (RADV NAVI31)' }))).toBe(false);
     expect(describeAdapter(h200)).toBe('nvidia / hopper: NVIDIA H200 (GPU)');
     expect(describeAdapter(facts({}))).toBe('unknown vendor: no description (GPU)');
+  });
+});
+
+describe('gpuDeviceNodes', () => {
+  const fs = (tree: Record<string, string[]>) => (dir: string) => tree[dir] ?? [];
+  it('finds render nodes, NVIDIA and WSL nodes on Linux, and nothing on a machine without a GPU', () => {
+    expect(gpuDeviceNodes('linux', fs({ '/dev/dri': ['card0', 'renderD128'], '/dev': ['nvidia0', 'nvidiactl', 'nvidia-uvm', 'null', 'dri'] })))
+      .toEqual(['/dev/dri/renderD128', '/dev/nvidia0']);
+    expect(gpuDeviceNodes('linux', fs({ '/dev': ['dxg', 'null'] }))).toEqual(['/dev/dxg']);
+    expect(gpuDeviceNodes('linux', fs({ '/dev': ['null', 'tty0'] }))).toEqual([]);
+  });
+  it('does not apply elsewhere (GPUs are not device nodes on macOS or Windows)', () => {
+    expect(gpuDeviceNodes('darwin', fs({}))).toBeNull();
+    expect(gpuDeviceNodes('win32', fs({}))).toBeNull();
   });
 });

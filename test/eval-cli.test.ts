@@ -25,7 +25,7 @@ describe('selfsup eval (command)', () => {
     run = mkdtempSync(join(tmpdir(), 'selfsup-evalcli-'));
     const recipe = loadRecipe(DEFAULT_RECIPE, sets);
     const bb = backboneFromRecipe(recipe, new Rng('evalcli'));
-    hash = weightsHash(bb);
+    hash = await weightsHash(bb);
     await saveCheckpoint(join(run, 'ckpt'), { step: 7, epoch: 1, batchInEpoch: 0, method: 'simclr', recipe }, [
       ...bb.params().map((p) => ({ name: p.name, group: 'param' as const, tensor: p.variable })),
       ...bb.buffers().map((p) => ({ name: p.name, group: 'state' as const, tensor: p.variable })),

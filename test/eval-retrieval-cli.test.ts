@@ -32,7 +32,7 @@ async function makeRun(withHead: boolean): Promise<{ run: string; hash: string }
     ...m.params().map((p) => ({ name: p.name, group: 'param' as const, tensor: p.variable })),
     ...m.buffers().map((p) => ({ name: p.name, group: 'state' as const, tensor: p.variable })),
   ]), 1);
-  return { run, hash: weightsHash(bb) };
+  return { run, hash: await weightsHash(bb) };
 }
 
 describe('selfsup eval retrieval | verify (command)', () => {

@@ -71,7 +71,7 @@ describe('evaluate + report', () => {
     const knn = await evaluateKnn(s);
     expect(knn.report.top1).toBeGreaterThan(0.95);
     expect(knn.report.n_train).toBe(90);
-    expect(knn.report.backbone_sha256).toBe(weightsHash(s.backbone));
+    expect(knn.report.backbone_sha256).toBe(await weightsHash(s.backbone));
     const lin = await evaluateLinear(s);
     expect(lin.report.top1).toBeGreaterThan(0.95);
     expect(lin.report.search).toHaveLength(2);

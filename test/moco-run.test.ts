@@ -32,11 +32,11 @@ function freshRun(recipe: Recipe): Run {
   const optimizer = createOptimizer(recipe.optim, method.trainable());
   return { method, optimizer, runner: new StepRunner(method, optimizer, method.trainable()) };
 }
-function steps(run: Run, from: number, to: number): number[] {
+async function steps(run: Run, from: number, to: number): Promise<number[]> {
   const losses: number[] = [];
   for (let s = from; s < to; s++) {
     const { view1, view2 } = syntheticViews(s, BATCH, 0.05);
-    losses.push(run.runner.run(view1, view2, { step: s, totalSteps: TOTAL, epoch: 0 }, LR).loss);
+    losses.push((await run.runner.run(view1, view2, { step: s, totalSteps: TOTAL, epoch: 0 }, LR)).loss);
     view1.dispose(); view2.dispose();
   }
   return losses;
@@ -59,7 +59,7 @@ const snapshot = (run: Run) => new Map(sources(run).map((s) => [s.name, Array.fr
 async function checkExactResume(recipe: Recipe, a: Run, saveAt: number, end: number): Promise<void> {
   const path = await saveCheckpoint(join(dir, `ckpt-${recipe.method.bn_splits}`), { step: saveAt, epoch: 0, batchInEpoch: saveAt, method: a.method.name, recipe }, sources(a), 2);
   const atSave = snapshot(a);
-  const tail = steps(a, saveAt, end);
+  const tail = await steps(a, saveAt, end);
   const atEnd = snapshot(a);
 
   const b = freshRun(recipe);
@@ -73,7 +73,7 @@ async function checkExactResume(recipe: Recipe, a: Run, saveAt: number, end: num
   expect(b.method.queue!.position()).toBe((saveAt * BATCH) % 32);
   for (const [name, v] of atSave) expect(restored.get(name), name).toEqual(v);
 
-  expect(steps(b, saveAt, end)).toEqual(tail);
+  expect(await steps(b, saveAt, end)).toEqual(tail);
   const resumedEnd = snapshot(b);
   for (const [name, v] of atEnd) expect(resumedEnd.get(name), name).toEqual(v);
   b.optimizer.dispose(); b.method.dispose();
@@ -85,15 +85,15 @@ describe('MoCo v2 short run', () => {
   it('loss falls, and a restored checkpoint continues bit for bit', async () => {
     const recipe = recipeFor(1);
     const a = freshRun(recipe);
-    const losses = steps(a, 0, 22);
+    const losses = await steps(a, 0, 22);
     // 22 steps x 8 keys = 176 = 5 x 32 + 16: mid-queue. (After 24 steps the pointer is back at 0,
     // which a pointer that never moved would also show.)
     expect(a.method.queue!.position()).toBe(16);
-    losses.push(...steps(a, 22, 24));
+    losses.push(...(await steps(a, 22, 24)));
     // The first steps contrast against the random initial queue (easy); once it holds
     // real keys (after 4 steps) the loss is near chance, log(33) = 3.5, and then falls.
     expect(mean(losses.slice(4, 9))).toBeGreaterThan(mean(losses.slice(-5)) + 0.3);
-    steps(a, 24, 26);
+    await steps(a, 24, 26);
     await checkExactResume(recipe, a, 26, TOTAL); // saved with the pointer at 26 x 8 mod 32 = 16
     a.optimizer.dispose(); a.method.dispose();
   });
@@ -101,7 +101,7 @@ describe('MoCo v2 short run', () => {
   it('resumes exactly with split batch norm (the per-step key shuffle is reproduced)', async () => {
     const recipe = recipeFor(2);
     const a = freshRun(recipe);
-    steps(a, 0, 3);
+    await steps(a, 0, 3);
     await checkExactResume(recipe, a, 3, 5);
     a.optimizer.dispose(); a.method.dispose();
   });

@@ -103,7 +103,7 @@ describe('MoCo key encoder', () => {
     m.dispose();
   });
 
-  it('gets no gradient and moves only by the EMA of the updated query encoder', () => {
+  it('gets no gradient and moves only by the EMA of the updated query encoder', async () => {
     const m = build({ name: 'mocov2', queue_size: 32, momentum: 0.9, symmetric: true, temperature: 0.2 }, { batch_size: 8 });
     const { view1, view2 } = syntheticViews(0, 8);
     const ctx = { step: 0, totalSteps: 10, epoch: 0 };
@@ -117,7 +117,7 @@ describe('MoCo key encoder', () => {
 
     const before = m.backbone.params()[0].variable.dataSync().slice();
     const opt = createOptimizer(tinyRecipe({ name: 'mocov2' }).optim, m.trainable());
-    new StepRunner(m, opt, m.trainable()).run(view1, view2, ctx, 0.5);
+    await new StepRunner(m, opt, m.trainable()).run(view1, view2, ctx, 0.5);
     const after = m.backbone.params()[0].variable.dataSync();
     const key = m.keyBackbone.params()[0].variable.dataSync();
     expect(Array.from(after)).not.toEqual(Array.from(before));
@@ -128,7 +128,7 @@ describe('MoCo key encoder', () => {
     opt.dispose(); m.dispose(); view1.dispose(); view2.dispose();
   });
 
-  it('v3: the predictor trains, keys come from both views, the EMA uses the scheduled momentum', () => {
+  it('v3: the predictor trains, keys come from both views, the EMA uses the scheduled momentum', async () => {
     const m = build({ name: 'mocov3', momentum: 0.9, momentum_schedule: true, temperature: 0.2 });
     const { view1, view2 } = syntheticViews(2, 8);
     const ctx = { step: 3, totalSteps: 8, epoch: 0 };
@@ -139,7 +139,7 @@ describe('MoCo key encoder', () => {
     const before = m.head.params()[0].variable.dataSync().slice();
     const predBefore = m.predictor!.params()[0].variable.dataSync().slice();
     const opt = createOptimizer(tinyRecipe({ name: 'mocov3' }).optim, m.trainable());
-    new StepRunner(m, opt, m.trainable()).run(view1, view2, ctx, 0.5);
+    await new StepRunner(m, opt, m.trainable()).run(view1, view2, ctx, 0.5);
     const after = m.head.params()[0].variable.dataSync();
     expect(Array.from(m.predictor!.params()[0].variable.dataSync())).not.toEqual(Array.from(predBefore));
     // After step 3 of 8 the update uses m(4) = 1 - 0.1 (cos(pi/2) + 1) / 2 = 0.95.
@@ -148,15 +148,15 @@ describe('MoCo key encoder', () => {
     opt.dispose(); m.dispose(); view1.dispose(); view2.dispose();
   });
 
-  it('the step leaks no tensors', () => {
+  it('the step leaks no tensors', async () => {
     const m = build({ name: 'mocov2', queue_size: 32, bn_splits: 2 });
     const opt = createOptimizer(tinyRecipe({ name: 'mocov2' }).optim, m.trainable());
     const runner = new StepRunner(m, opt, m.trainable());
     const { view1, view2 } = syntheticViews(0, 8);
-    runner.run(view1, view2, { step: 0, totalSteps: 4, epoch: 0 }, 0.1);
+    await runner.run(view1, view2, { step: 0, totalSteps: 4, epoch: 0 }, 0.1);
     const n = tf.memory().numTensors;
-    runner.run(view1, view2, { step: 1, totalSteps: 4, epoch: 0 }, 0.1);
-    runner.run(view1, view2, { step: 2, totalSteps: 4, epoch: 0 }, 0.1);
+    await runner.run(view1, view2, { step: 1, totalSteps: 4, epoch: 0 }, 0.1);
+    await runner.run(view1, view2, { step: 2, totalSteps: 4, epoch: 0 }, 0.1);
     expect(tf.memory().numTensors).toBe(n);
     opt.dispose(); m.dispose(); view1.dispose(); view2.dispose();
   });

@@ -71,7 +71,7 @@ describe('scoreRanking (one query)', () => {
     expect(s.firstHit).toBe(0);
   });
 
-  it('counts only the first R places for R-precision and MAP@R, and finds the first hit for Recall@K', () => {
+  it('counts only the first R places for R-precision and MAP@R, and finds the first hit for Recall@K', async () => {
     const s = scoreRanking([0, 0, 1, 1], 2);
     expect(s).toEqual({ p1: 0, rp: 0, ap: 0, firstHit: 2 });
     const perfect = scoreRanking([1, 1, 1, 0], 3);
@@ -80,7 +80,7 @@ describe('scoreRanking (one query)', () => {
 });
 
 describe('topKIndices', () => {
-  it('equals a full sort by (value desc, index asc) on rows with many ties, for every k', () => {
+  it('equals a full sort by (value desc, index asc) on rows with many ties, for every k', async () => {
     const rng = new Rng('topk');
     for (const n of [1, 2, 9, 200]) {
       const row = Float32Array.from({ length: n }, () => rng.int(7) - 3);
@@ -94,7 +94,7 @@ describe('topKIndices', () => {
 });
 
 describe('retrievalMetrics (leave-one-out)', () => {
-  it('matches a hand-worked set of six points on a circle, skipping a single-item class', () => {
+  it('matches a hand-worked set of six points on a circle, skipping a single-item class', async () => {
     // angle (deg) / label: 0:0/0  1:10/0  2:55/0  3:25/1  4:65/1  5:180/2 (alone in its class)
     // neighbours (nearest first) and their same-class flags:
     //   q0: 1 3 2 4 5 -> 1 0 1 0 0  R=2  P@1 1  RP 1/2  AP (1/1)/2 = 1/2  first hit 0
@@ -102,7 +102,7 @@ describe('retrievalMetrics (leave-one-out)', () => {
     //   q2: 4 3 1 0 5 -> 0 0 1 1 0  R=2  P@1 0  RP 0    AP 0              first hit 2
     //   q3: 1 0 2 4 5 -> 0 0 0 1 0  R=1  P@1 0  RP 0    AP 0              first hit 3
     //   q4: 2 3 1 0 5 -> 0 1 0 0 0  R=1  P@1 0  RP 0    AP 0              first hit 1
-    const m = retrievalMetrics(circle([0, 10, 55, 25, 65, 180]), Int32Array.from([0, 0, 0, 1, 1, 2]), 2);
+    const m = await retrievalMetrics(circle([0, 10, 55, 25, 65, 180]), Int32Array.from([0, 0, 0, 1, 1, 2]), 2);
     expect(m.num_queries).toBe(5);
     expect(m.skipped_queries).toBe(1);
     expect(m.num_classes).toBe(3);
@@ -112,7 +112,7 @@ describe('retrievalMetrics (leave-one-out)', () => {
     expect(m.recall_at).toEqual({ 1: 2 / 5, 2: 3 / 5, 4: 1, 8: 1 });
   });
 
-  it('equals a float64 brute force on seeded data with repeated labels and ties, for every tile size', () => {
+  it('equals a float64 brute force on seeded data with repeated labels and ties, for every tile size', async () => {
     // Small integer rows: every dot product is exact in float32 and float64 alike, so the many
     // ties (and exact duplicate rows) must be broken identically: lower index first.
     const rng = new Rng('retrieval-brute');
@@ -127,23 +127,23 @@ describe('retrievalMetrics (leave-one-out)', () => {
     const ref = bruteForce(f, labels, dim);
     expect(ref.skipped_queries).toBe(1);
     const before = tf.memory().numTensors;
-    const base = retrievalMetrics(f, labels, dim);
+    const base = await retrievalMetrics(f, labels, dim);
     expectClose(base, ref);
     // Tiles of 1 row, odd sizes, budgets that cut the tile's rows: bit-identical results, because
     // each query's ranking is computed the same way whatever else shares its tile.
     for (const o of [{ tile: 1 }, { tile: 7 }, { tile: 1000 }, { maxEntries: 700 }, { maxEntries: 1 }, { tile: 13, maxEntries: 5000 }]) {
-      expect(retrievalMetrics(f, labels, dim, o)).toEqual(base);
+      expect(await retrievalMetrics(f, labels, dim, o)).toEqual(base);
     }
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('drops the query itself by index, so an exact duplicate is an ordinary neighbour', () => {
+  it('drops the query itself by index, so an exact duplicate is an ordinary neighbour', async () => {
     // Items 0 and 1 are the same vector; 0 is class 1, 1 is class 0; 2 and 3 are class 0, 4 class 1.
     // Query 1 ranks 0 (sim 1, lower index) before anything: a different-class hit first. Dropping
     // "the first item with similarity 1" instead would drop item 0 and score query 1 as P@1 = 1.
     const f = circle([0, 0, 20, 30, 90]);
     const labels = Int32Array.from([1, 0, 0, 0, 1]);
-    const m = retrievalMetrics(f, labels, 2);
+    const m = await retrievalMetrics(f, labels, 2);
     const ref = bruteForce(f, labels, 2);
     expectClose(m, ref);
     // Nearest first (ties: lower index): q0: 1 2 3 4 -> same 0 0 0 1; q1: 0 2 3 4 -> 0 1 1 0;
@@ -155,8 +155,8 @@ describe('retrievalMetrics (leave-one-out)', () => {
     expect(m.map_at_r).toBeCloseTo((0 + 0.25 + 0.5 + 0.5 + 0) / 5, 12);
   });
 
-  it('scores nothing when every class has a single item', () => {
-    const m = retrievalMetrics(circle([0, 90, 180]), Int32Array.from([0, 1, 2]), 2);
+  it('scores nothing when every class has a single item', async () => {
+    const m = await retrievalMetrics(circle([0, 90, 180]), Int32Array.from([0, 1, 2]), 2);
     expect(m.num_queries).toBe(0);
     expect(m.skipped_queries).toBe(3);
     expect(Number.isNaN(m.map_at_r)).toBe(true);
@@ -179,7 +179,7 @@ describe('retrievalScore (library call of the trainer)', () => {
     const labels = Int32Array.from([0, 0, 1, 1, 1, 0]);
     const ds = new MemoryDataset('pts', pixelsOf(rows), 2, 2, 1, labels);
     const s = await retrievalScore(firstTwo, ds, cfg, transform);
-    const ref = retrievalMetrics(l2normalize(Float32Array.from(rows.flat()), 2), labels, 2);
+    const ref = await retrievalMetrics(l2normalize(Float32Array.from(rows.flat()), 2), labels, 2);
     expect(s).toEqual({ precision_at_1: ref.precision_at_1, r_precision: ref.r_precision, map_at_r: ref.map_at_r, recall_at: ref.recall_at, num_queries: 6 });
     expect(s!.precision_at_1).toBe(1);
     expect(await retrievalScore(firstTwo, new MemoryDataset('nolabels', pixelsOf(rows), 2, 2, 1), cfg, transform)).toBeUndefined();

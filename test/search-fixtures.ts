@@ -21,7 +21,7 @@ export async function tinyCheckpoint(seed = 'search', sets = TINY_SETS): Promise
   const run = mkdtempSync(join(tmpdir(), 'selfsup-search-ck-'));
   const recipe = loadRecipe(DEFAULT_RECIPE, sets);
   const bb = backboneFromRecipe(recipe, new Rng(seed));
-  const fingerprint = weightsHash(bb);
+  const fingerprint = await weightsHash(bb);
   await saveCheckpoint(join(run, 'ckpt'), { step: 1, epoch: 0, batchInEpoch: 0, method: 'simclr', recipe }, [
     ...bb.params().map((p) => ({ name: p.name, group: 'param' as const, tensor: p.variable })),
     ...bb.buffers().map((p) => ({ name: p.name, group: 'state' as const, tensor: p.variable })),

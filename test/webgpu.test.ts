@@ -6,7 +6,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tinySimclr } from './tiny-simclr.ts';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadWebgpu, READ_SYNC_UNSUPPORTED } from '../src/backend/webgpu.ts';
+import { loadRecipe } from '../src/recipe/index.ts';
+import { loadCheckpoint } from '../src/train/checkpoint.ts';
+import { Interrupted, type StopSignal } from '../src/train/signals.ts';
+import { pretrain } from '../src/train/trainer.ts';
 
 afterAll(async () => { tf.env().set('WEBGPU_CPU_FORWARD', true); await tf.setBackend('cpu'); });
 
@@ -97,4 +104,51 @@ describe.skipIf(!load.ok)('SimCLR steps, webgpu vs cpu', () => {
     tf.dispose([a, b]);
     expect(tf.memory().numTensors).toBe(before);
   });
+});
+
+describe.skipIf(!load.ok)('pretrain() on webgpu', () => {
+  // The whole trainer (loader, augmentation, step, checkpoints, resume, k-NN and retrieval
+  // evaluation) on webgpu, which cannot read synchronously in Node, against the same run on cpu.
+  const sets = [
+    'data.limit_train=16', 'data.limit_test=16', 'train.batch_size=8', 'model.widths=[4,4,4]', 'model.head_hidden=8',
+    'model.head_out=8', 'eval.knn_k=3', 'eval.every=0', 'log.every=1',
+  ];
+  /** A 2-epoch run (4 steps); `stopAfter` stops it there as Ctrl-C would (checkpoint, then Interrupted). */
+  const runOn = async (backend: 'cpu' | 'webgpu', dir: string, resume: boolean, stopAfter?: number) => {
+    expect(await tf.setBackend(backend)).toBe(true);
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+    const recipe = loadRecipe(undefined, [...sets, 'train.epochs=2']);
+    let checks = 0; // the trainer looks at stop.reason once after every step
+    const stop = { get reason() { return ++checks === stopAfter ? 'SIGINT' : null; } } as unknown as StopSignal;
+    return pretrain({ recipe, runDir: dir, resume, backend, quiet: true, log: () => {}, stop });
+  };
+  const weightsOf = (path: string) => {
+    const ck = loadCheckpoint(path);
+    return new Map([...ck.tensors].filter(([name]) => !name.startsWith('optimizer/')));
+  };
+
+  it('trains, checkpoints, resumes and evaluates as on cpu; a host-mining method is refused by name', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'selfsup-webgpu-run-'));
+    const cpu = await runOn('cpu', join(root, 'cpu'), false);
+    await expect(runOn('webgpu', join(root, 'gpu'), false, 3)).rejects.toThrow(Interrupted);
+    const gpu = await runOn('webgpu', join(root, 'gpu'), true); // resumes at step 3 from its checkpoint
+    expect(gpu.steps).toBe(4);
+    expect(gpu.backend).toBe('webgpu');
+    expect(Math.abs(gpu.finalLoss! - cpu.finalLoss!)).toBeLessThan(1e-3 * Math.abs(cpu.finalLoss!));
+    expect(gpu.knnAfter!.top1).toBeCloseTo(cpu.knnAfter!.top1, 6);
+    const [w, g] = [weightsOf(cpu.checkpoint), weightsOf(gpu.checkpoint)];
+    expect([...g.keys()].sort()).toEqual([...w.keys()].sort());
+    for (const [name, a] of w) {
+      const b = g.get(name)!;
+      const err = maxAbs(Float32Array.from(a, (v, i) => v - b[i]));
+      expect(err, `${name}: ${err} vs scale ${maxAbs(a)}`).toBeLessThan(2e-3 * Math.max(1e-2, maxAbs(a)));
+    }
+    expect(existsSync(join(gpu.runDir, 'backbone', 'model.json'))).toBe(true);
+
+    // Triplet's miner reads the batch on the host inside the step: a clear UserError, not a stack trace.
+    expect(await tf.setBackend('webgpu')).toBe(true);
+    const triplet = loadRecipe(undefined, [...sets, 'method.name=triplet', 'train.epochs=1']);
+    await expect(pretrain({ recipe: triplet, runDir: join(root, 'triplet'), resume: false, backend: 'webgpu', quiet: true, log: () => {} }))
+      .rejects.toThrow(/--backend webgpu: method 'triplet' reads the batch on the host/);
+  }, 240_000);
 });

@@ -21,18 +21,19 @@ function applyStep(x: tf.Tensor4D, step: ColorStep): tf.Tensor4D {
     y = tf.matMul(x.reshape([n, hw, cin]), tf.tensor3d(step.matrices, [n, cin, cout]));
   }
   if (step.offsetCoef) {
-    const mu = grayMeans(x, step.meanWeights);
-    const offsets = step.offsetCoef.map((k, i) => k * mu[i]);
-    y = tf.add(y, tf.tensor(expandPerImage(offsets, hw * cout), y.shape));
+    // Per image offsetCoef_i * mu_i, broadcast over its pixels. Kept on the device: reading
+    // the means back would stall a GPU backend (and webgpu in Node cannot read synchronously).
+    const perImage = tf.mul(grayMeans(x, step.meanWeights), tf.tensor2d(step.offsetCoef, [n, 1]));
+    y = tf.add(y, perImage.reshape([n, ...new Array<number>(y.rank - 1).fill(1)]));
   }
   if (step.clamp) y = tf.clipByValue(y, 0, 1);
   return y.reshape([n, h, w, cout]) as tf.Tensor4D;
 }
 
-/** Per image, the mean over pixels of weights . pixel: one matmul with a tiled weight vector. */
-export function grayMeans(x: tf.Tensor4D, weights: readonly number[]): Float32Array {
+/** Per image, the mean over pixels of weights . pixel, [n, 1]: one matmul with a tiled weight vector. */
+export function grayMeans(x: tf.Tensor4D, weights: readonly number[]): tf.Tensor2D {
   const [n, h, w, c] = x.shape;
   const per = h * w * c;
   const tiled = repeatBlock(Float32Array.from(weights, (g) => g / (h * w)), h * w, new Float32Array(per));
-  return tf.tidy(() => tf.matMul(x.reshape([n, per]), tf.tensor2d(tiled, [per, 1])).dataSync() as Float32Array);
+  return tf.matMul(x.reshape([n, per]), tf.tensor2d(tiled, [per, 1]));
 }

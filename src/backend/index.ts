@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readdirSync } from 'node:fs';
 import { UserError } from '../util/errors.ts';
+import { gpuDeviceNodes } from './webgpu-adapter.ts';
 
 export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -29,7 +30,7 @@ const TFJS_NAME: Record<Concrete, string> = {
   'tensorflow-gpu': 'tensorflow', tensorflow: 'tensorflow', webgpu: 'webgpu', native: 'native', wasm: 'wasm', cpu: 'cpu',
 };
 
-async function load(name: Concrete, opts: BackendOptions): Promise<Loaded> {
+async function load(name: Concrete, opts: BackendOptions, forAuto = false): Promise<Loaded> {
   try {
     switch (name) {
       case 'tensorflow-gpu':
@@ -51,6 +52,9 @@ async function load(name: Concrete, opts: BackendOptions): Promise<Loaded> {
           : { ok: true, detail: `${pkg} (libtensorflow, CUDA) loads, but no NVIDIA GPU is visible (/proc/driver/nvidia/gpus)`, notForAuto: true };
       }
       case 'webgpu': {
+        if (forAuto && gpuDeviceNodes()?.length === 0) {
+          return { ok: false, reason: 'not probed by auto: no GPU device node (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg); --backend webgpu tries it anyway' };
+        }
         const { loadWebgpu } = await import('./webgpu.ts');
         const r = await loadWebgpu();
         return r.ok ? { ok: true, detail: r.detail, notForAuto: r.cpuEmulation } : { ok: false, reason: r.reason };
@@ -112,7 +116,7 @@ export async function useBackend(name: BackendName, opts: BackendOptions = {}): 
   const candidates = name === 'auto' ? AUTO_ORDER : [name];
   const probes: BackendProbe[] = [];
   for (const c of candidates) {
-    const r = await load(c, opts);
+    const r = await load(c, opts, name === 'auto');
     probes.push(toProbe(c, r));
     if (!r.ok) continue;
     if (name === 'auto' && chooseAuto(probes) !== c) continue; // loaded, but not auto's pick (CPU-emulated webgpu)

@@ -1,6 +1,7 @@
 // What a WebGPU adapter is, in the words `selfsup info` prints, and whether it
 // is a real GPU. `auto` must not pick a CPU emulation of a GPU (Mesa's
 // llvmpipe/lavapipe, Google's SwiftShader): the native backend beats them by far.
+import { readdirSync } from 'node:fs';
 
 /** The fields of GPUAdapterInfo we report (all strings may be empty; drivers fill them unevenly). */
 export interface AdapterFacts {
@@ -25,4 +26,22 @@ export function describeAdapter(a: AdapterFacts): string {
   const who = [a.vendor, a.architecture].filter(Boolean).join(' / ') || 'unknown vendor';
   const what = a.description || a.device || 'no description';
   return `${who}: ${what} (${isCpuEmulation(a) ? 'CPU emulation, not a GPU' : 'GPU'})`;
+}
+
+/**
+ * Device nodes through which a Linux process reaches a GPU: DRM render nodes (AMD, Intel,
+ * NVIDIA's open driver, virtio), NVIDIA's proprietary nodes, WSL's /dev/dxg. Without any,
+ * no Vulkan driver can offer Dawn a real GPU, so `auto` need not start Dawn at all (which
+ * costs time and, on llvmpipe, prints Dawn's limit warnings on every command). Null where
+ * the question does not apply (macOS, Windows: their GPUs are not device nodes).
+ */
+export function gpuDeviceNodes(platform: string = process.platform, list: (dir: string) => string[] = readdirSafe): string[] | null {
+  if (platform !== 'linux') return null;
+  const dri = list('/dev/dri').filter((f) => f.startsWith('renderD')).map((f) => `/dev/dri/${f}`);
+  const dev = list('/dev').filter((f) => /^nvidia\d+$/.test(f) || f === 'dxg').map((f) => `/dev/${f}`);
+  return [...dri, ...dev];
+}
+
+function readdirSafe(dir: string): string[] {
+  try { return readdirSync(dir); } catch { return []; }
 }

@@ -20,7 +20,7 @@ export async function chooseBackend(name: string, threads?: number, say?: (m: st
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UserError(`--threads: expected a positive integer, got ${threads}`);
   const report = await useBackend(parseBackendName(name), { threads });
   if (say) {
-    const skipped = report.probes.filter((p) => !p.ok || p.notForAuto).map((p) => `${p.name} (${p.detail})`);
+    const skipped = report.probes.filter((p) => p.name !== report.chosen && (!p.ok || p.notForAuto)).map((p) => `${p.name} (${p.detail})`);
     say(`backend: ${report.chosen}${skipped.length ? `; skipped ${skipped.join('; ')}` : ''}`);
   }
   return report;

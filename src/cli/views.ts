@@ -27,7 +27,7 @@ export async function viewsCommand(opts: ViewsOptions): Promise<void> {
     const batch = await ds.read(picks);
     const aug = new TwoViewAugmenter(resolveAugment(recipe.augment), { outSize: recipe.data.image_size, channels: recipe.data.channels });
     const { view1, view2 } = aug.views(batch, new Rng(`views:${seed}`));
-    const v1 = viewCells(view1, aug.mean, aug.std), v2 = viewCells(view2, aug.mean, aug.std);
+    const v1 = await viewCells(view1, aug.mean, aug.std), v2 = await viewCells(view2, aug.mean, aug.std);
     view1.dispose();
     view2.dispose();
     const per = batch.height * batch.width * batch.channels;

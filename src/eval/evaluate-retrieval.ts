@@ -90,10 +90,10 @@ function requireClasses(ds: Dataset, what: string): Int32Array {
 /** Runs `body` on the frozen embedder and proves backbone and head stayed unchanged. */
 async function frozen<R>(s: EmbeddingEvalSetup, what: string, body: () => Promise<R>) {
   const t0 = performance.now();
-  const backboneHash = weightsHash(s.embedder.backbone);
-  const hash = weightsHash(s.embedder);
+  const backboneHash = await weightsHash(s.embedder.backbone);
+  const hash = await weightsHash(s.embedder);
   const value = await body();
-  assertWeightsUnchanged(s.embedder, hash, what);
+  await assertWeightsUnchanged(s.embedder, hash, what);
   return { value, backboneHash, hash, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -120,7 +120,7 @@ export async function evaluateRetrieval(s: EmbeddingEvalSetup): Promise<Embeddin
   const rc = s.config.retrieval ?? DEFAULT_RETRIEVAL;
   const h = await frozen(s, 'retrieval evaluation', async () => {
     const f = await features(s);
-    const m = retrievalMetrics(f.features, labels, f.dim, { tile: rc.query_tile, maxEntries: rc.max_entries });
+    const m = await retrievalMetrics(f.features, labels, f.dim, { tile: rc.query_tile, maxEntries: rc.max_entries });
     const sheet = s.plots && rc.sheet_queries > 0 ? await sheetRows(s, f, labels, rc.sheet_queries, rc.sheet_neighbours) : undefined;
     return { f, m, sheet };
   });
@@ -143,7 +143,7 @@ async function sheetRows(s: EmbeddingEvalSetup, f: FeatureSet, labels: Int32Arra
   if (queries.length === 0) return [];
   const q = new Float32Array(queries.length * f.dim);
   queries.forEach((qi, r) => q.set(f.features.subarray(qi * f.dim, (qi + 1) * f.dim), r * f.dim));
-  const nb = nearestNeighbours(f.features, q, f.dim, Math.min(k + 1, f.n));
+  const nb = await nearestNeighbours(f.features, q, f.dim, Math.min(k + 1, f.n));
   const lists = queries.map((qi, r) => Array.from(nb.indices.subarray(r * nb.k, (r + 1) * nb.k)).map((idx, j) => ({ idx, sim: nb.sims[r * nb.k + j] }))
     .filter((e) => e.idx !== qi).slice(0, k));
   const wanted = [...new Set([...queries, ...lists.flat().map((e) => e.idx)])];

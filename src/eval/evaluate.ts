@@ -92,9 +92,9 @@ async function features(s: EvalSetup, ds: Dataset, what: string): Promise<Featur
 /** Runs `body` on a frozen backbone and proves it stayed frozen. */
 async function frozen<R>(s: EvalSetup, what: string, body: () => Promise<R>): Promise<{ value: R; hash: string; seconds: number }> {
   const t0 = performance.now();
-  const hash = weightsHash(s.backbone);
+  const hash = await weightsHash(s.backbone);
   const value = await body();
-  assertWeightsUnchanged(s.backbone, hash, what);
+  await assertWeightsUnchanged(s.backbone, hash, what);
   return { value, hash, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -111,7 +111,7 @@ export async function evaluateKnn(s: EvalSetup): Promise<Evaluated<KnnReport>> {
     const bank = { features: l2normalize(tr.features, tr.dim), labels: trainLabels, dim: tr.dim };
     const query = { features: l2normalize(te.features, te.dim), labels: testLabels, dim: te.dim };
     const k = Math.min(s.config.knn_k, tr.n);
-    const nb = searchBank(bank, query, { k, chunkSize: s.config.knn_chunk });
+    const nb = await searchBank(bank, query, { k, chunkSize: s.config.knn_chunk });
     const common = { temperature: s.config.knn_t, numClasses: s.numClasses };
     const main = classifyNeighbours(nb, trainLabels, testLabels, { ...common, weighting: s.config.knn_weighting });
     const majority = classifyNeighbours(nb, trainLabels, testLabels, { ...common, weighting: 'majority' });

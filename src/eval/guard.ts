@@ -6,14 +6,32 @@ import { createHash } from 'node:crypto';
 import type { Module } from '../models/module.ts';
 import { allVariables } from '../models/module.ts';
 
-/** SHA-256 over every parameter and buffer (names, shapes and float bytes), in module order. */
-export function weightsHash(m: Module): string {
+/**
+ * SHA-256 over every parameter and buffer (names, shapes and float bytes), in module order.
+ * Async: weights trained on a GPU backend (webgpu in Node) can only be read back asynchronously.
+ */
+export async function weightsHash(m: Module): Promise<string> {
+  const vars = allVariables(m);
+  return digest(vars, await Promise.all(vars.map((v) => v.variable.data())));
+}
+
+/**
+ * weightsHash for a module whose weights were just loaded from host memory (a checkpoint,
+ * an exported model): there every backend still holds the values on the host, so a
+ * synchronous read is a copy, never a GPU read-back. Loaders that must stay synchronous use it.
+ */
+export function weightsHashOfLoaded(m: Module): string {
+  const vars = allVariables(m);
+  return digest(vars, vars.map((v) => v.variable.dataSync()));
+}
+
+function digest(vars: ReturnType<typeof allVariables>, values: ArrayLike<unknown>[]): string {
   const h = createHash('sha256');
-  for (const v of allVariables(m)) {
+  vars.forEach((v, i) => {
     h.update(`${v.name}|${v.variable.shape.join('x')}|${v.variable.dtype};`);
-    const data = v.variable.dataSync();
+    const data = values[i] as Float32Array | Int32Array;
     h.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  }
+  });
   return h.digest('hex');
 }
 
@@ -25,8 +43,8 @@ export class ProtocolError extends Error {
 }
 
 /** Throws if the backbone's weights (or batch-norm statistics) differ from the hash taken before. */
-export function assertWeightsUnchanged(m: Module, before: string, during: string): void {
-  const after = weightsHash(m);
+export async function assertWeightsUnchanged(m: Module, before: string, during: string): Promise<void> {
+  const after = await weightsHash(m);
   if (after !== before) {
     throw new ProtocolError(`backbone weights changed during ${during} (hash ${before.slice(0, 12)} -> ${after.slice(0, 12)}); `
       + 'evaluation must use a frozen backbone');

@@ -61,10 +61,10 @@ export function l2normalize(f: Float32Array, dim: number): Float32Array {
  * over the bank in chunks. Ties keep the lower bank index first, so the result
  * does not depend on the chunk sizes.
  */
-export function nearestNeighbours(
+export async function nearestNeighbours(
   bank: Float32Array, query: Float32Array, dim: number, k: number,
   chunkSize = 4096, queryChunkSize = 256,
-): Neighbours {
+): Promise<Neighbours> {
   const nBank = bank.length / dim;
   const nQuery = query.length / dim;
   if (!Number.isInteger(nBank) || !Number.isInteger(nQuery)) throw new Error('nearestNeighbours: feature length is not a multiple of dim');
@@ -91,10 +91,14 @@ export function nearestNeighbours(
         const t = tf.topk(s, kc, true);
         return { values: t.values, idx: t.indices };
       });
-      const cSims = values.dataSync() as Float32Array;
-      const cIdx = idx.dataSync() as Int32Array;
-      values.dispose();
-      idx.dispose();
+      // Async reads: a GPU backend (webgpu in Node) cannot read back synchronously.
+      let cSims: Float32Array, cIdx: Int32Array;
+      try {
+        [cSims, cIdx] = await Promise.all([values.data() as Promise<Float32Array>, idx.data() as Promise<Int32Array>]);
+      } finally {
+        values.dispose();
+        idx.dispose();
+      }
       const merged = mergeTopK(runSims, runIdx, runK, cSims, cIdx, kc, b0, qn, kk);
       runSims = merged.sims;
       runIdx = merged.indices;
@@ -187,7 +191,7 @@ export function classifyNeighbours(
 }
 
 /** Checks shapes and finds each test row's neighbours in the bank. */
-export function searchBank(train: LabeledFeatures, test: LabeledFeatures, opts: Pick<KnnOptions, 'k' | 'chunkSize' | 'queryChunkSize'>): Neighbours {
+export async function searchBank(train: LabeledFeatures, test: LabeledFeatures, opts: Pick<KnnOptions, 'k' | 'chunkSize' | 'queryChunkSize'>): Promise<Neighbours> {
   if (train.dim !== test.dim) throw new Error(`knn: train dim ${train.dim} != test dim ${test.dim}`);
   if (!(opts.k >= 1)) throw new Error(`knn: k must be >= 1, got ${opts.k}`);
   const nTest = test.features.length / test.dim;
@@ -197,6 +201,6 @@ export function searchBank(train: LabeledFeatures, test: LabeledFeatures, opts: 
 }
 
 /** k-NN classification of `test` against the `train` bank; both hold L2-normalized rows. */
-export function knnClassify(train: LabeledFeatures, test: LabeledFeatures, opts: KnnOptions): KnnResult {
-  return classifyNeighbours(searchBank(train, test, opts), train.labels, test.labels, opts);
+export async function knnClassify(train: LabeledFeatures, test: LabeledFeatures, opts: KnnOptions): Promise<KnnResult> {
+  return classifyNeighbours(await searchBank(train, test, opts), train.labels, test.labels, opts);
 }

@@ -84,7 +84,7 @@ export function scoreRanking(same: ArrayLike<number | boolean>, r: number): Quer
  * itself is removed by index, so exact duplicates of the query count as ordinary neighbours.
  * The result does not depend on `tile` or `maxEntries`.
  */
-export function retrievalMetrics(features: Float32Array, labels: Int32Array, dim: number, opts: RetrievalOptions = {}): RetrievalMetrics {
+export async function retrievalMetrics(features: Float32Array, labels: Int32Array, dim: number, opts: RetrievalOptions = {}): Promise<RetrievalMetrics> {
   const n = labels.length;
   if (!(dim >= 1) || features.length !== n * dim) throw new Error(`retrievalMetrics: ${features.length} floats is not ${n} items x ${dim}`);
   const ks = [...(opts.ks ?? RECALL_KS)];
@@ -109,7 +109,7 @@ export function retrievalMetrics(features: Float32Array, labels: Int32Array, dim
       const q = new Float32Array(rows.length * dim);
       rows.forEach((qi, r) => q.set(features.subarray(qi * dim, (qi + 1) * dim), r * dim));
       const block = tf.tidy(() => tf.matMul(tf.tensor2d(q, [rows.length, dim]), bank!, false, true));
-      const sims = block.dataSync() as Float32Array;
+      const sims = (await block.data()) as Float32Array;
       block.dispose();
       rows.forEach((qi, r) => {
         // The first L non-self places decide every metric; the query is among the top L+1 or not at all.
@@ -185,18 +185,18 @@ export function distinctLabels(labels: Int32Array): number { return new Set(labe
  */
 export async function retrievalScore(embedder: Module, test: Dataset, cfg: EvalConfig, transform: EvalTransform): Promise<RetrievalScore | undefined> {
   if (!test.labels || distinctLabels(test.labels) < 2) return undefined;
-  const hash = weightsHash(embedder);
+  const hash = await weightsHash(embedder);
   const f = await extractFeatures(embedder, test, transform, { batchSize: cfg.batch_size, normalize: true });
-  const score = retrievalScoreOfFeatures(f.features, test.labels, f.dim, cfg);
-  assertWeightsUnchanged(embedder, hash, 'retrieval evaluation');
+  const score = await retrievalScoreOfFeatures(f.features, test.labels, f.dim, cfg);
+  await assertWeightsUnchanged(embedder, hash, 'retrieval evaluation');
   return score;
 }
 
 /** retrievalScore on features already extracted (L2-normalized rows), e.g. the k-NN evaluation's test features. */
-export function retrievalScoreOfFeatures(features: Float32Array, labels: Int32Array, dim: number, cfg: EvalConfig): RetrievalScore | undefined {
+export async function retrievalScoreOfFeatures(features: Float32Array, labels: Int32Array, dim: number, cfg: EvalConfig): Promise<RetrievalScore | undefined> {
   if (distinctLabels(labels) < 2) return undefined;
   const r = cfg.retrieval ?? DEFAULT_RETRIEVAL;
-  const m = retrievalMetrics(features, labels, dim, { tile: r.query_tile, maxEntries: r.max_entries });
+  const m = await retrievalMetrics(features, labels, dim, { tile: r.query_tile, maxEntries: r.max_entries });
   if (m.num_queries === 0) return undefined;
   return { precision_at_1: m.precision_at_1, r_precision: m.r_precision, map_at_r: m.map_at_r, recall_at: m.recall_at, num_queries: m.num_queries };
 }

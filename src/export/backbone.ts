@@ -236,11 +236,12 @@ export async function exportBackbone(backbone: Backbone, outDir: string, opts: E
     if (!shapesMatch || !(diff <= tol)) {
       throw new Error(`export: rebuilt model differs from the backbone (max relative difference ${diff}, tolerance ${tol})`);
     }
+    const fingerprint = await weightsHash(backbone);
     model.setUserDefinedMetadata({
       selfsup: {
         backbone: backbone.config, featureDim: backbone.featureDim, inputShape: opts.inputShape,
         // The same hash an index's manifest records, so an index can be checked against the exported model.
-        fingerprint: weightsHash(backbone),
+        fingerprint,
         ...(opts.preprocessing ? { preprocessing: opts.preprocessing } : {}),
         ...opts.metadata,
       },

@@ -68,7 +68,7 @@ export async function exportWebSite(opts: WebExportOptions): Promise<WebExportRe
   try {
     index = await openIndex(opts.index, { exact: true });
     const m = index.manifest;
-    const fingerprint = weightsHash(backbone);
+    const fingerprint = await weightsHash(backbone);
     if (m.model.fingerprint !== fingerprint) {
       throw new UserError(`--index ${opts.index} was embedded by model ${m.model.fingerprint.slice(0, 12)} (${m.model.checkpoint}), `
         + `but --checkpoint ${opts.checkpoint} holds model ${fingerprint.slice(0, 12)}; export with the checkpoint the index was built from, or re-embed`);

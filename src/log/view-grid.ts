@@ -7,12 +7,12 @@ import { composeGrid, viewCells } from '../../augment/grid.ts';
 export interface PixelGrid { pixels: Uint8Array; width: number; height: number; channels: number }
 
 /** Rows of [view1 | view2] for the first `count` items, RGBA. */
-export function viewPairsGrid(view1: tf.Tensor4D, view2: tf.Tensor4D, mean: readonly number[], std: readonly number[], count = 8): PixelGrid {
+export async function viewPairsGrid(view1: tf.Tensor4D, view2: tf.Tensor4D, mean: readonly number[], std: readonly number[], count = 8): Promise<PixelGrid> {
   const n = Math.min(count, view1.shape[0]);
-  const [a, b] = [view1, view2].map((v) => {
+  const [a, b] = await Promise.all([view1, view2].map(async (v) => {
     const head = tf.slice(v, 0, n) as tf.Tensor4D;
-    try { return viewCells(head, mean, std); } finally { head.dispose(); }
-  });
+    try { return await viewCells(head, mean, std); } finally { head.dispose(); }
+  }));
   const g = composeGrid(a.map((cell, i) => [cell, b[i]]), { perRow: 1, zoom: 1, gap: 2 });
   return { pixels: g.data, width: g.width, height: g.height, channels: 4 };
 }

@@ -10,6 +10,9 @@ export class KeyQueue {
   readonly keys: NamedVariable;
   /** Row the next key goes to; int32 scalar. */
   readonly pointer: NamedVariable;
+  /** position()'s host copy of the pointer, and the pointer's dataId it was taken from. */
+  private mirror = 0;
+  private mirrorOf: object | undefined;
 
   /** Starts full of random unit vectors, as the official code does (they are all pushed out after K keys). */
   constructor(readonly name: string, readonly size: number, readonly dim: number, rng: Rng) {
@@ -23,7 +26,18 @@ export class KeyQueue {
   /** The negatives: every key in the queue, [K, d]. Oldest/newest order does not matter to the loss. */
   negatives(): tf.Tensor2D { return this.keys.variable as tf.Tensor2D; }
 
-  position(): number { return this.pointer.variable.dataSync()[0]; }
+  /**
+   * The pointer as a number, from a host mirror: reading the variable back every step
+   * would stall a GPU backend (and webgpu in Node cannot read synchronously at all). The
+   * mirror is re-read only when the variable was assigned from outside (a checkpoint restore),
+   * which tfjs shows as a new dataId; such a value came from host memory, so reading it is cheap.
+   */
+  position(): number {
+    const v = this.pointer.variable;
+    if (v.dataId !== this.mirrorOf) { this.mirror = v.dataSync()[0]; this.mirrorOf = v.dataId; }
+    return this.mirror;
+  }
+
 
   /** Writes `keys` [n, d] over the n oldest entries, wrapping around the end, and advances the pointer. */
   enqueue(keys: tf.Tensor2D): void {
@@ -45,6 +59,8 @@ export class KeyQueue {
       q.assign(parts.length === 1 ? parts[0] : tf.concat(parts, 0));
       this.pointer.variable.assign(tf.scalar((p + n) % k, 'int32'));
     });
+    this.mirror = (p + n) % k;
+    this.mirrorOf = this.pointer.variable.dataId;
   }
 
   /** For checkpoints: the keys and the pointer. */

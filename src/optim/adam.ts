@@ -123,7 +123,9 @@ export class Adam implements Optimizer {
 
   loadSlots(slots: Map<string, Float32Array | tf.Tensor>): void {
     this.store.load(slots);
-    this.counts.set(this.stepSlot.dataSync());
+    // From the saved values, not the device (no synchronous read-back on a GPU backend).
+    const saved = slots.get(ADAM_STEP_SLOT);
+    this.counts.set(saved instanceof Float32Array ? saved : (this.stepSlot.dataSync() as Float32Array));
   }
 
   dispose(): void { this.store.dispose(); }

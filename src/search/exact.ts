@@ -56,7 +56,7 @@ export class ExactEngine implements IndexEngine {
     if (kk === 0 || nq === 0) return { k: kk, keys, scores };
     // Removed keys are zero rows; ask for enough extra neighbours to skip them.
     const gaps = this.extent - this.live;
-    const nb = nearestNeighbours(this.data.subarray(0, this.extent * this.dim), queries, this.dim, Math.min(this.extent, kk + gaps));
+    const nb = await nearestNeighbours(this.data.subarray(0, this.extent * this.dim), queries, this.dim, Math.min(this.extent, kk + gaps));
     for (let q = 0; q < nq; q++) {
       let o = 0;
       for (let j = 0; j < nb.k && o < kk; j++) {

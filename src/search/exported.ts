@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EvalTransform } from '../eval/features.ts';
-import { weightsHash } from '../eval/guard.ts';
+import { weightsHashOfLoaded } from '../eval/guard.ts';
 import { MODEL_JSON } from '../export/backbone.ts';
 import { fromExported } from '../models/init.ts';
 import { disposeModule, type Backbone } from '../models/module.ts';
@@ -66,7 +66,7 @@ export function loadExportedModel(dir: string): ExportedModel {
     if (backbone.featureDim !== metadata.featureDim) {
       throw new UserError(`${file}: featureDim ${metadata.featureDim} does not match its backbone's ${backbone.featureDim}; the model folder is damaged or from another selfsup version; re-export it`);
     }
-    const hash = weightsHash(backbone);
+    const hash = weightsHashOfLoaded(backbone);
     if (hash !== metadata.fingerprint) {
       throw new UserError(`${file}: the weights give fingerprint ${hash.slice(0, 12)}, the file records ${metadata.fingerprint.slice(0, 12)}; the model folder is damaged or from another selfsup version; re-export it`);
     }

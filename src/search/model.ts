@@ -11,7 +11,7 @@ import path from 'node:path';
 import { backboneFromCheckpoint, recipeForCheckpoint } from '../cli/export.ts';
 import { decodeImage } from '../data/folder.ts';
 import type { ImageBatch } from '../data/types.ts';
-import { weightsHash } from '../eval/guard.ts';
+import { weightsHashOfLoaded } from '../eval/guard.ts';
 import { l2normalize } from '../eval/knn.ts';
 import type { EvalTransform } from '../eval/features.ts';
 import { disposeModule, type Backbone } from '../models/module.ts';
@@ -53,7 +53,7 @@ export function loadEmbedder(src: ModelSource): Embedder {
   const channels = recipe.data.channels;
   const aug = buildAugmenter(recipe, channels);
   return new BackboneEmbedder(backbone, aug.evalTransform, recipe, {
-    fingerprint: weightsHash(backbone), checkpoint: path.resolve(ck.path), step: ck.meta.step, method: ck.meta.method, recipe: recipe.name,
+    fingerprint: weightsHashOfLoaded(backbone), checkpoint: path.resolve(ck.path), step: ck.meta.step, method: ck.meta.method, recipe: recipe.name,
   }, {
     size: recipe.data.image_size, channels, mean: [...aug.augmenter.mean], std: [...aug.augmenter.std], resize: 'cover-centre-crop',
   });

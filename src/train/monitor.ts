@@ -44,7 +44,7 @@ export async function evalScores(
   const knn = await knnEvaluation(method.backbone, splits, cfg, transform);
   const onBackbone = !(cfg.embedding === 'head' && method.head);
   const retrieval = knn && onBackbone
-    ? retrievalScoreOfFeatures(knn.testFeatures.features, knn.testLabels, knn.testFeatures.dim, cfg)
+    ? await retrievalScoreOfFeatures(knn.testFeatures.features, knn.testLabels, knn.testFeatures.dim, cfg)
     : await retrievalScoreOf(method, splits, cfg, transform);
   return { knn: knn?.score, retrieval };
 }

@@ -17,12 +17,23 @@ export class StepRunner {
     for (const p of trainable) this.names.set(p.variable.name, p.name);
   }
 
-  run(view1: tf.Tensor4D, view2: tf.Tensor4D, ctx: StepContext, lr: number): StepResult {
+  /**
+   * Async because the loss is read with data(), not dataSync(): a GPU backend (webgpu
+   * in Node) can only read back asynchronously, and on host backends the two cost the same.
+   */
+  async run(view1: tf.Tensor4D, view2: tf.Tensor4D, ctx: StepContext, lr: number): Promise<StepResult> {
     const pre = this.method.beforeStep?.(view1, view2, ctx) ?? [];
     try {
       const { value, grads } = tf.variableGrads(() => this.method.loss(view1, view2, ctx, pre), this.vars);
-      const loss = value.dataSync()[0];
-      value.dispose();
+      let loss: number;
+      try {
+        loss = (await value.data())[0];
+      } catch (e) {
+        tf.dispose(Object.values(grads));
+        throw e;
+      } finally {
+        value.dispose();
+      }
       const byName = new Map<string, tf.Tensor>();
       for (const [k, g] of Object.entries(grads)) byName.set(this.names.get(k) ?? k, g);
       try {

@@ -28,6 +28,7 @@ import { Interrupted, isStopped, NonFiniteError, StopSignal } from './signals.ts
 import { hookPoint } from '../util/test-hooks.ts';
 import { acquireLock, type HeldLock } from '../util/lock.ts';
 import { StepRunner } from './step.ts';
+import { READ_SYNC_UNSUPPORTED } from '../backend/webgpu.ts';
 
 export interface PretrainOptions {
   recipe: Recipe;
@@ -147,15 +148,20 @@ function restore(run: Run, log: (msg: string) => void): { step: number; path?: s
 }
 
 async function writeCheckpoint(run: Run, step: number, extra: Record<string, unknown>): Promise<string> {
-  assertFiniteWeights(run, step);
+  await assertFiniteWeights(run, step);
   const epoch = Math.floor(step / run.stepsPerEpoch);
   return saveCheckpoint(run.paths.ckpt, {
     step, epoch, batchInEpoch: step % run.stepsPerEpoch, method: run.method.name, recipe: run.recipe, extra,
   }, checkpointSources(run), run.recipe.train.keep_checkpoints);
 }
 
-function assertFiniteWeights(run: Run, step: number): void {
-  const bad = run.method.trainable().find((p) => tf.tidy(() => !Number.isFinite(tf.sum(p.variable).dataSync()[0])));
+async function assertFiniteWeights(run: Run, step: number): Promise<void> {
+  // One read for all weights (a sum per weight, stacked): a GPU backend pays per read-back.
+  const sums = tf.tidy(() => tf.stack(run.method.trainable().map((p) => tf.sum(p.variable))));
+  const values = await sums.data();
+  sums.dispose();
+  const i = values.findIndex((v) => !Number.isFinite(v));
+  const bad = i >= 0 ? run.method.trainable()[i] : undefined;
   if (bad) throw new NonFiniteError(`weight '${bad.name}' is not finite`, step, listCheckpoints(run.paths.ckpt).at(-1), 'Try a lower optim.lr or a higher method.temperature.');
 }
 
@@ -241,11 +247,19 @@ async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result
         const { view1, view2 } = run.augmenter.views(b.batch, new Rng(`views:${r.train.seed}:${step}`));
         const lr = run.lrAt(step);
         if (run.events && r.log.images_every > 0 && b.index === 0 && epoch % r.log.images_every === 0) {
-          const g = viewPairsGrid(view1, view2, run.augmenter.mean, run.augmenter.std);
+          const g = await viewPairsGrid(view1, view2, run.augmenter.mean, run.augmenter.std);
           run.events.imagePixels('train/views', g.pixels, g.width, g.height, g.channels, step);
         }
         let out;
-        try { out = runner.run(view1, view2, ctx, lr); } finally { view1.dispose(); view2.dispose(); }
+        try {
+          out = await runner.run(view1, view2, ctx, lr);
+        } catch (e) {
+          // Host-side mining (triplet/contrastive miners, exact all-triplets) reads the batch synchronously.
+          if ((e as Error).message === READ_SYNC_UNSUPPORTED) {
+            throw new UserError(`--backend ${tf.getBackend()}: method '${r.method.name}' reads the batch on the host during the step (its miner or reducer), which this backend cannot do synchronously in Node; train it on native, tensorflow or wasm`);
+          }
+          throw e;
+        } finally { view1.dispose(); view2.dispose(); }
         if (!Number.isFinite(out.loss)) {
           throw new NonFiniteError(`loss is ${out.loss}`, step, lastCkpt || undefined, `Try a lower optim.lr (now ${lr.toPrecision(3)}) or a higher method.temperature (now ${r.method.temperature}).`);
         }
