@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { isUserError } from '../util/errors.ts';
+import { READ_SYNC_UNSUPPORTED } from '../backend/webgpu.ts';
 
 // TF.js greets Node users with advice to install tfjs-node (which cannot install here); PROD silences it.
 tf.env().set('PROD', true);
@@ -176,6 +177,11 @@ export async function main(argv: string[]): Promise<number> {
     if (coded && typeof coded.exitCode === 'number' && (coded.name === 'Interrupted' || coded.name === 'NonFiniteError' || coded.name === 'Stopped')) {
       process.stderr.write(`selfsup: ${coded.message}\n`);
       return coded.exitCode;
+    }
+    if ((e as Error)?.message === READ_SYNC_UNSUPPORTED) {
+      // Not every path is async yet (the linear probe, host-side miners): the backend choice is the user's to change.
+      process.stderr.write(`selfsup: --backend webgpu: this command reads a tensor synchronously, which webgpu cannot do in Node; run it with --backend native (or auto)\n`);
+      return 2;
     }
     const errno = (e as NodeJS.ErrnoException)?.code;
     if (errno === 'ENOSPC' || errno === 'EDQUOT') {
