@@ -3,6 +3,7 @@
 #include "context.hpp"
 #include <omp.h>
 #include <cstdio>
+#include <cstdlib>
 
 Context &ctx(const Napi::CallbackInfo &info) {
   Context *c = info.Env().GetInstanceData<Context>();
@@ -76,6 +77,7 @@ static Napi::Value Info(const Napi::CallbackInfo &info) {
   o.Set("isa", static_cast<int>(dnnl::get_effective_cpu_isa()));
   o.Set("threads", omp_get_max_threads());
   o.Set("cachedPrimitives", static_cast<double>(ctx(info).cache.size()));
+  o.Set("convTuning", ctx(info).convTuning);
   return o;
 }
 
@@ -85,7 +87,10 @@ static Napi::Value ClearCache(const Napi::CallbackInfo &info) {
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData<Context>(new Context());
+  Context *c = new Context();
+  const char *tuning = getenv("SELFSUP_CONV_TUNING");
+  c->convTuning = !(tuning && std::string(tuning) == "0");
+  env.SetInstanceData<Context>(c);
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("info", Napi::Function::New(env, Info));

@@ -27,6 +27,9 @@ struct Context {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
   int threads = 0;  // 0 = oneDNN / OpenMP default
+  // Shape-based choices of convolution kernels (conv.cc); SELFSUP_CONV_TUNING=0
+  // turns them off, for A/B measurements and for debugging.
+  bool convTuning = true;
   std::unordered_map<std::string, std::shared_ptr<void>> cache;
 
   // Returns the cached entry for key, building it with make() on first use.

@@ -14,6 +14,8 @@ export interface NativeAddonInfo {
   isa: number;
   threads: number;
   cachedPrimitives: number;
+  /** Shape-based convolution kernel choices are on (SELFSUP_CONV_TUNING=0 turns them off). */
+  convTuning: boolean;
 }
 
 /**
@@ -28,6 +30,8 @@ export interface NativeAddon {
   conv2d(x: F32, w: F32, bias: F32 | null, y: F32, shape: number[], relu: boolean): void;
   conv2dBackpropInput(dy: F32, w: F32, dx: F32, shape: number[]): void;
   conv2dBackpropFilter(x: F32, dy: F32, dw: F32, shape: number[]): void;
+  /** The oneDNN implementation each convolution primitive for this shape runs (e.g. 'jit:avx512_core'). */
+  convImplementations(shape: number[]): { forward: string; backwardData: string; backwardWeights: string };
   /** shape = [batch, m, n, k, transposeA, transposeB] */
   matmul(a: F32, b: F32, bias: F32 | null, c: F32, shape: number[], relu: boolean): void;
   /** shape = [M, C] for channels-last data viewed as M rows of C channels. */

@@ -51,7 +51,8 @@ function rightPad(inSize: number, outSize: number, stride: number, effFilter: nu
   return Math.max(padAfter, (outSize - 1) * stride + effFilter - inSize - padBefore);
 }
 
-function convShape(ci: tf.backend_util.Conv2DInfo): number[] {
+/** The addon's conv shape vector for a TF.js conv info (see NativeAddon). */
+export function convShape(ci: tf.backend_util.Conv2DInfo): number[] {
   const effH = (ci.filterHeight - 1) * ci.dilationHeight + 1;
   const effW = (ci.filterWidth - 1) * ci.dilationWidth + 1;
   return [
