@@ -67,12 +67,17 @@ describe.skipIf(!available)('native conv: small stride-1 outputs on the direct k
     });
   }
 
-  it('the 4x4 stride-1 3x3 forward does not run brgconv; stride 2 and large outputs keep oneDNN\'s first choice', () => {
+  it('the 4x4 stride-1 3x3 forward does not run brgconv, its backward-data runs that forward; stride 2 and large outputs keep oneDNN\'s first choice', () => {
     const addon = nativeBackend()!.addon;
     if (!addon.info().convTuning) return; // SELFSUP_CONV_TUNING=0: nothing to check
     const small = addon.convImplementations(shapeOf([8, 4, 4, 64], [3, 3, 64, 64], 1, 'same'));
     expect(small.forward.startsWith('brgconv')).toBe(false);
     expect(small.forward).not.toBe('ref:any');
+    // Backward-data of the same layer runs as that forward kernel on the flipped, transposed filter.
+    expect(small.backwardData).toMatch(/^forward\(flipped filter\) /);
+    expect(small.backwardData.startsWith('forward(flipped filter) brgconv')).toBe(false);
+    // A 6x6 input is too large an output for the flipped problem: oneDNN's backward-data kernel stays.
+    expect(addon.convImplementations(shapeOf([8, 6, 6, 16], [3, 3, 16, 32], 1, 'valid')).backwardData).not.toMatch(/flipped/);
     // The rule is stride-1 only: the stride-2 layer into a 4x4 output keeps what oneDNN ranks first,
     // and so does every 8x8 output, which is never moved whatever the machine.
     const first = (x: number[], f: number[], s: number) => addon.convImplementations(shapeOf(x, f, s, 'same')).forward;
