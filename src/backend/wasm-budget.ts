@@ -1,0 +1,139 @@
+// The wasm backend's memory ceiling. Its heap is one 32-bit WebAssembly memory:
+// tfjs-backend-wasm 4.22 lets it grow to 4 GiB - 64 KiB, and a training step
+// that needs more dies inside XNNPACK (the single-threaded build throws a
+// TypeError out of the module, the threaded one hangs). A recipe that cannot
+// fit is refused before anything runs, naming the largest batch that would.
+//
+// The estimate: a step's peak is the tape (every tensor the forward pass
+// saves for the backward pass: conv outputs, and the batch-norm/relu
+// intermediates on top of each) plus the backward pass's temporaries (the
+// convolution-gradient shims' padded and transposed copies). All of these are
+// a few tensors the size of each layer's output, so the peak is a fixed
+// multiple of "activation elements per image" (the sum of every layer's
+// output size, computed from the model config) times the images on the tape.
+// The multiple is measured, not derived: see ACTIVATION_COPIES.
+import type { Recipe } from '../recipe/index.ts';
+import type { ModelConfig } from '../recipe/sections/model.ts';
+import type { MethodConfig } from '../recipe/sections/method.ts';
+import { isSupervised } from '../recipe/sections/method.ts';
+import { UserError } from '../util/errors.ts';
+
+/** tfjs-backend-wasm 4.22's getHeapMax(): the most its memory grows to. */
+export const WASM_HEAP_MAX_BYTES = 4294901760;
+
+/**
+ * Bytes of heap per activation element on the tape, measured (heap high-water
+ * mark after a SimCLR step on the threaded wasm build, .scratch calibration in
+ * the issue note): 77-80 bytes (19-20 float32 copies) for the resnet configs
+ * we ran. 84 keeps the estimate above every measurement by a few percent.
+ */
+export const BYTES_PER_ACTIVATION = 84;
+
+/** Heap the module holds before any tensor (its initial memory), plus slack for XNNPACK's caches. */
+const BASE_BYTES = 64 * 2 ** 20;
+
+/**
+ * Copies of each parameter alive at the peak: the weights, their gradients,
+ * up to two optimizer slots, a key encoder (MoCo), XNNPACK's packed weights and
+ * the backward pass's transposed filters.
+ */
+const PARAM_COPIES = 8;
+
+export interface WasmBudgetInput {
+  batchSize: number;
+  imageSize: number;
+  channels: number;
+  model: Pick<ModelConfig, 'backbone' | 'widths' | 'blocks' | 'head_hidden' | 'head_out'>;
+  /** Images per batch item that go through the encoder under the gradient tape (SimCLR: both views). */
+  tapedViews: number;
+}
+
+export interface WasmStepEstimate {
+  /** Estimated heap at the step's peak. */
+  bytes: number;
+  /** Activation elements per image (every layer's output, the input image and the head). */
+  activationsPerImage: number;
+  parameters: number;
+}
+
+interface Stage { width: number; blocks: number }
+
+function stages(model: WasmBudgetInput['model']): Stage[] {
+  const resnet18 = model.backbone === 'resnet18';
+  const widths = resnet18 ? [64, 128, 256, 512] : model.widths;
+  const blocks = resnet18 ? [2, 2, 2, 2] : model.blocks;
+  return widths.map((width, i) => ({ width, blocks: blocks[i] }));
+}
+
+/** Walks the backbone as src/models/resnet.ts builds it: CIFAR stem, basic blocks, stride 2 at each later stage. */
+function countModel(input: Omit<WasmBudgetInput, 'batchSize' | 'tapedViews'>): { activations: number; parameters: number } {
+  const st = stages(input.model);
+  let h = input.imageSize;
+  let inC = st[0].width;
+  let activations = h * h * input.channels + h * h * inC; // input, stem conv
+  let parameters = 9 * input.channels * inC + 4 * inC;
+  st.forEach((s, i) => {
+    for (let b = 0; b < s.blocks; b++) {
+      const stride = i > 0 && b === 0 ? 2 : 1;
+      h = Math.ceil(h / stride);
+      const out = h * h * s.width;
+      const shortcut = stride !== 1 || inC !== s.width;
+      activations += (shortcut ? 3 : 2) * out;
+      parameters += 9 * inC * s.width + 9 * s.width * s.width + (shortcut ? inC * s.width + 4 * s.width : 0) + 8 * s.width;
+      inC = s.width;
+    }
+  });
+  const { head_hidden: hid, head_out: out } = input.model;
+  activations += inC + (out > 0 ? hid + out : 0);
+  parameters += out > 0 ? inC * hid + 4 * hid + hid * out + out : 0;
+  return { activations, parameters };
+}
+
+export function estimateWasmStep(input: WasmBudgetInput): WasmStepEstimate {
+  const { activations, parameters } = countModel(input);
+  const bytes = BASE_BYTES + PARAM_COPIES * 4 * parameters + BYTES_PER_ACTIVATION * activations * input.tapedViews * input.batchSize;
+  return { bytes, activationsPerImage: activations, parameters };
+}
+
+/** The largest batch whose estimated step fits the heap (0 when not even batch 1 does). */
+export function largestWasmBatch(input: Omit<WasmBudgetInput, 'batchSize'>): number {
+  const fixed = estimateWasmStep({ ...input, batchSize: 0 }).bytes;
+  const perItem = estimateWasmStep({ ...input, batchSize: 1 }).bytes - fixed;
+  return Math.max(0, Math.floor((WASM_HEAP_MAX_BYTES - fixed) / perItem));
+}
+
+/** Images per batch item on the gradient tape, by method (MoCo's key encoder runs outside the tape). */
+export function tapedViews(method: Pick<MethodConfig, 'name' | 'symmetric' | 'views'>): number {
+  if (method.name === 'simclr' || method.name === 'mocov3') return 2;
+  if (method.name === 'mocov2') return method.symmetric ? 2 : 1;
+  if (isSupervised(method.name)) return method.views;
+  return 2;
+}
+
+export function wasmBudgetInput(r: Recipe): WasmBudgetInput {
+  return {
+    batchSize: r.train.batch_size, imageSize: r.data.image_size, channels: r.data.channels,
+    model: r.model, tapedViews: tapedViews(r.method),
+  };
+}
+
+const gib = (b: number) => (b / 2 ** 30).toFixed(1);
+
+/**
+ * Throws a UserError when `backend` is wasm and the recipe's training step
+ * would not fit its heap; a no-op on every other backend.
+ */
+export function checkWasmBudget(r: Recipe, backend: string): void {
+  if (backend !== 'wasm') return;
+  const input = wasmBudgetInput(r);
+  const est = estimateWasmStep(input);
+  if (est.bytes <= WASM_HEAP_MAX_BYTES) return;
+  const fits = largestWasmBatch(input);
+  const model = r.model.backbone === 'resnet18' ? 'resnet18' : `resnet widths [${r.model.widths.join(',')}] blocks [${r.model.blocks.join(',')}]`;
+  const advice = fits > 0 ? `the largest that fits is ${fits}` : 'no batch size fits; use smaller images or a narrower model';
+  throw new UserError(
+    `train.batch_size: ${input.batchSize} needs about ${gib(est.bytes)} GiB at the peak of a training step on the wasm backend `
+    + `(${model}, ${input.imageSize}x${input.imageSize}x${input.channels} images, ${input.tapedViews} view(s) per item), `
+    + `more than its 4 GiB heap; ${advice}, or train on another backend (--backend native)`,
+  );
+}
