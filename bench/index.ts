@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { useBackend, type BackendName } from '../src/backend/index.ts';
 import { nativeBackend } from '../src/backend/native.ts';
 import { findTorchPython, runPeer, type PeerResult } from './peer.ts';
-import { REFERENCE, RESNET18, buildStep, stepFlops, timeStep, type StepConfig, type StepTiming } from './step.ts';
+import { REFERENCE, RESNET18, buildStep, stepFlops, timeEvalForward, timeStep, type EvalForwardTiming, type StepConfig, type StepTiming } from './step.ts';
 
 export interface BenchOptions {
   json: boolean;
@@ -34,6 +34,24 @@ interface Row {
   timing?: Omit<StepTiming, 'profile'>;
   profile?: StepTiming['profile'];
   pctPeak?: number;
+}
+
+/** The eval-mode backbone forward beside the training step of the same model and batch. */
+interface EvalRow {
+  workload: string;
+  backend: string;
+  batch: number;
+  timing: EvalForwardTiming;
+  /** Eval img/s over the training step's img/s (a step image is two views, forward and backward). */
+  vsTrainStep: number;
+}
+
+function evalTable(rows: EvalRow[]): string {
+  const head = ['eval forward', 'backend', 'batch', 'img/s', 'ms/batch', 'cpu ms', 'kernels', 'leak', 'vs train step'];
+  const lines = [head, ...rows.map((r) => [r.workload, r.backend, String(r.batch), r.timing.imgPerSec.toFixed(1), r.timing.msPerBatch.toFixed(0),
+    r.timing.cpuMsPerBatch.toFixed(0), String(r.timing.kernelsPerForward), String(r.timing.leakedTensors), `${r.vsTrainStep.toFixed(2)}x`])];
+  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  return lines.map((l) => l.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n');
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -125,6 +143,7 @@ export async function runBench(opts: BenchOptions): Promise<object> {
   }
   const py = opts.peer ? findTorchPython() : null;
   const rows: Row[] = [];
+  const evalRows: EvalRow[] = [];
   const peers: { workload: string; res: PeerResult }[] = [];
   let peak: number | null = null;
 
@@ -150,6 +169,15 @@ export async function runBench(opts: BenchOptions): Promise<object> {
         const t = await timeStep({ ...cfg, batch }, p);
         const { profile, ...timing } = t;
         rows.push({ workload: label, backend: b, batch, ok: true, timing, profile: profile.slice(0, 12), pctPeak: peak ? (100 * t.gflops) / peak : undefined });
+        if (b !== 'cpu') {
+          log(`bench: ${label} eval forward on ${b} (batch ${batch})...`);
+          try {
+            const e = await timeEvalForward({ ...cfg, batch }, { batches: 3 * p.steps, warmup: p.warmup + 1 });
+            evalRows.push({ workload: label, backend: b, batch, timing: e, vsTrainStep: e.imgPerSec / t.imgPerSec });
+          } catch (e) {
+            log(`bench: eval forward on ${b} failed: ${(e as Error).message.split('\n')[0]}`);
+          }
+        }
       } catch (e) {
         rows.push({ workload: label, backend: b, batch, ok: false, reason: `failed: ${(e as Error).message.split('\n')[0]}` });
       }
@@ -178,11 +206,12 @@ export async function runBench(opts: BenchOptions): Promise<object> {
   const result = {
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads, sgemmPeakGflops: peak, loadavg: os.loadavg() },
     flopsPerStep: Object.fromEntries(workloads.map(({ cfg }) => [cfg.name, stepFlops(cfg)])),
-    rows, peers, soak: soakResult, ...extra,
+    rows, evalForward: evalRows, peers, soak: soakResult, ...extra,
   };
   if (!opts.json) {
     console.log(`machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${threads} threads, sgemm peak ${peak ? peak.toFixed(0) + ' GFLOP/s' : 'n/a'}, load ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
     console.log(table(rows, peers));
+    if (evalRows.length) console.log(evalTable(evalRows));
     const top = rows.find((r) => r.backend === 'native' && r.profile);
     if (top?.profile) console.log(`native per-kernel ms (${top.workload}, one step): ${top.profile.map((p) => `${p.kernel} ${p.ms.toFixed(0)}`).join(', ')}`);
     if (soakResult) console.log(`soak: ${JSON.stringify(soakResult)}`);

@@ -117,6 +117,56 @@ function aggregate(kernels: Awaited<ReturnType<typeof tf.profile>>['kernels']): 
   return [...by.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((p, q) => q.ms - p.ms);
 }
 
+export interface EvalForwardTiming {
+  batches: number;
+  msPerBatch: number;
+  cpuMsPerBatch: number;
+  imgPerSec: number;
+  /** Kernels run in one forward (tf.profile) and tensors left behind by it. */
+  kernelsPerForward: number;
+  leakedTensors: number;
+}
+
+/**
+ * The eval-mode backbone forward (what k-NN, the linear probe's features and
+ * `embed` run): the step's backbone, same seed and batch, one image per view,
+ * features read back each batch. Median wall time of `batches` after `warmup`.
+ */
+export async function timeEvalForward(cfg: StepConfig, opts: { batches: number; warmup: number }, seed = 0): Promise<EvalForwardTiming> {
+  const backbone = buildBackbone(cfg.backbone, new Rng(seed).fork('backbone'));
+  const x = tf.randomNormal([cfg.batch, cfg.size, cfg.size, cfg.backbone.inChannels], 0, 1, 'float32', new Rng(seed).fork('eval-x').seed());
+  const forward = () => {
+    const y = tf.tidy(() => backbone.apply(x, false));
+    y.dataSync();
+    y.dispose();
+  };
+  try {
+    for (let i = 0; i < opts.warmup; i++) forward();
+    const before = tf.memory().numTensors;
+    const prof = await tf.profile(forward);
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    for (let i = 0; i < opts.batches; i++) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      forward();
+      wall.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
+    }
+    const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+    const msPerBatch = med(wall);
+    return {
+      batches: opts.batches, msPerBatch, cpuMsPerBatch: med(cpu), imgPerSec: cfg.batch / (msPerBatch / 1000),
+      kernelsPerForward: prof.kernels.filter((k) => tf.getKernel(k.name, tf.getBackend())).length,
+      leakedTensors: tf.memory().numTensors - before,
+    };
+  } finally {
+    x.dispose();
+    for (const v of [...backbone.params(), ...backbone.buffers()]) v.variable.dispose();
+  }
+}
+
 /** Median wall time of `steps` steps after `warmup`, on the active backend. */
 export async function timeStep(cfg: StepConfig, opts: { steps: number; warmup: number }): Promise<StepTiming> {
   const step = buildStep(cfg);
