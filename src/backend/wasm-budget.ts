@@ -22,10 +22,17 @@ import { UserError } from '../util/errors.ts';
 export const WASM_HEAP_MAX_BYTES = 4294901760;
 
 /**
- * Bytes of heap per activation element on the tape, measured (heap high-water
- * mark after a SimCLR step on the threaded wasm build, .scratch calibration in
- * the issue note): 77-80 bytes (19-20 float32 copies) for the resnet configs
- * we ran. 84 keeps the estimate above every measurement by a few percent.
+ * Bytes of heap per activation element on the tape (about 20 float32 copies).
+ * Measured as the heap's high-water mark after one step on the threaded wasm
+ * build (2 threads), 2026-12-01; the estimate with this constant against it:
+ *   default resnet [32,64,128] 32x32x3 SimCLR, batch 8 / 16 / 32 / 64 / 128 / 144:
+ *     heap 260 / 450 / 933 / 1741 / 3511 / 4019 MB, estimate 1.20 / 1.22 / 1.09 / 1.13 / 1.10 / 1.08 x that;
+ *   the same at 28x28x1, batch 64: 1357 MB, 1.11 x;  MoCo v2 (one view on the tape), batch 64: 930 MB, 1.10 x;
+ *   resnet [16,32,64] x [2,2,2], batch 64: 1472 MB, 1.12 x;  resnet [64,128], batch 32: 1517 MB, 1.11 x;
+ *   resnet18 32x32x3, batch 16: 1819 MB, 1.15 x.
+ * The real ceiling of the default model at 32x32x3: batch 152 ran (3 steps; the heap reached its 4 GiB
+ * maximum), 160 did not (threaded build hung, one thread threw inside the module). This estimate
+ * allows 143, about 6% under it.
  */
 export const BYTES_PER_ACTIVATION = 84;
 
