@@ -20,6 +20,7 @@ describe('selfsup CLI bad input', () => {
     [['pretrain', '--set', 'data.source=cifar10', '--set', 'data.path=/no/such/dir', '--backend', 'cpu', '--out', join(tmpdir(), `selfsup-cli-${process.pid}`)], /\/no\/such\/dir/],
     [['eval', 'knn', '--checkpoint', '/no/such/run'], /\/no\/such\/run/],
     [['pretrain', '--bogus-flag'], /unknown option '--bogus-flag'/],
+    [['pretrain', '--backend', 'wasm', '--set', 'train.batch_size=4096', '--out', join(tmpdir(), `selfsup-cli-wasm-${process.pid}`)], /train\.batch_size: 4096 needs about .* GiB .* wasm .* the largest that fits is \d+/],
   ])('%j exits 2 with a clear message', (args, pattern) => {
     const r = selfsup(...args);
     expect(r.code).toBe(2);

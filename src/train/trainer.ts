@@ -29,6 +29,7 @@ import { hookPoint } from '../util/test-hooks.ts';
 import { acquireLock, type HeldLock } from '../util/lock.ts';
 import { StepRunner } from './step.ts';
 import { READ_SYNC_UNSUPPORTED } from '../backend/webgpu.ts';
+import { checkWasmBudget } from '../backend/wasm-budget.ts';
 
 export interface PretrainOptions {
   recipe: Recipe;
@@ -76,6 +77,8 @@ interface Run {
 
 async function setUp(o: PretrainOptions): Promise<Run> {
   const r = o.recipe;
+  // A step that cannot fit the wasm heap crashes (or hangs) inside XNNPACK: refuse it before anything runs.
+  checkWasmBudget(r, tf.getBackend());
   const paths = runPaths(o.runDir);
   // Data first: a bad path fails before anything is written.
   const splits = await openSplits(r.data, { seed: r.train.seed, cacheDir: join('checkpoints', '.cache'), log: o.log });
