@@ -48,8 +48,17 @@ describe.skipIf(!available)('native conv: small stride-1 outputs on the direct k
     { x: [2, 4, 4, 48], f: [2, 2, 48, 32], pad: 'same' }, // even kernel: TF pads right/bottom only
     { x: [5, 4, 4, 32], f: [3, 3, 32, 64], pad: 'same', bias: true },
   ];
-  for (const c of cases) {
-    it(`x${JSON.stringify(c.x)} f${JSON.stringify(c.f)} ${c.pad}${c.bias ? ' +bias+relu' : ''}: forward and both gradients match cpu`, async () => {
+  // Two threads (the default here) and one thread: the flipped backward-data runs only on one.
+  for (const threads of [2, 1]) for (const c of cases) {
+    it(`${threads} thread(s), x${JSON.stringify(c.x)} f${JSON.stringify(c.f)} ${c.pad}${c.bias ? ' +bias+relu' : ''}: forward and both gradients match cpu`, async () => {
+      const addon = nativeBackend()!.addon;
+      addon.setThreads(threads);
+      try { await check(c); } finally { addon.setThreads(2); }
+    });
+  }
+
+  async function check(c: Case): Promise<void> {
+    {
       const before = tf.memory().numTensors;
       const [cpu, nat] = await onBoth(() => {
         const x = rnd(c.x, 1), w = rnd(c.f, 2), b = rnd([c.f[3]], 3);
@@ -64,7 +73,7 @@ describe.skipIf(!available)('native conv: small stride-1 outputs on the direct k
       expect(nat.length).toBe(cpu.length);
       cpu.forEach((v, i) => expect(maxRelErr(v, nat[i]), `output ${i}`).toBeLessThanOrEqual(TOL));
       expect(tf.memory().numTensors).toBe(before);
-    });
+    }
   }
 
   it('the 4x4 stride-1 3x3 forward does not run brgconv, its backward-data runs that forward; stride 2 and large outputs keep oneDNN\'s first choice', () => {
@@ -73,11 +82,16 @@ describe.skipIf(!available)('native conv: small stride-1 outputs on the direct k
     const small = addon.convImplementations(shapeOf([8, 4, 4, 64], [3, 3, 64, 64], 1, 'same'));
     expect(small.forward.startsWith('brgconv')).toBe(false);
     expect(small.forward).not.toBe('ref:any');
-    // Backward-data of the same layer runs as that forward kernel on the flipped, transposed filter.
-    expect(small.backwardData).toMatch(/^forward\(flipped filter\) /);
-    expect(small.backwardData.startsWith('forward(flipped filter) brgconv')).toBe(false);
-    // A 6x6 input is too large an output for the flipped problem: oneDNN's backward-data kernel stays.
-    expect(addon.convImplementations(shapeOf([8, 6, 6, 16], [3, 3, 16, 32], 1, 'valid')).backwardData).not.toMatch(/flipped/);
+    // On one thread, backward-data of the same layer runs as that forward kernel on the flipped, transposed filter.
+    expect(small.backwardData).not.toMatch(/flipped/); // this file runs on two threads
+    addon.setThreads(1);
+    try {
+      const one = addon.convImplementations(shapeOf([8, 4, 4, 64], [3, 3, 64, 64], 1, 'same'));
+      expect(one.backwardData).toMatch(/^forward\(flipped filter\) /);
+      expect(one.backwardData.startsWith('forward(flipped filter) brgconv')).toBe(false);
+      // A 6x6 input is too large an output for the flipped problem: oneDNN's backward-data kernel stays.
+      expect(addon.convImplementations(shapeOf([8, 6, 6, 16], [3, 3, 16, 32], 1, 'valid')).backwardData).not.toMatch(/flipped/);
+    } finally { addon.setThreads(2); }
     // The rule is stride-1 only: the stride-2 layer into a 4x4 output keeps what oneDNN ranks first,
     // and so does every 8x8 output, which is never moved whatever the machine.
     const first = (x: number[], f: number[], s: number) => addon.convImplementations(shapeOf(x, f, s, 'same')).forward;

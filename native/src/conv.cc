@@ -4,6 +4,7 @@
 // only the small filter is reordered to the primitive's blocked layout.
 #include "context.hpp"
 #include <cstring>
+#include <omp.h>
 
 using namespace dnnl;
 using tag = memory::format_tag;
@@ -164,7 +165,12 @@ ConvBwdData &bwdDataEntry(Context &c, const ConvShape &s, const std::vector<int6
 }
 
 // The forward problem that computes dx, or false when s is not one to move.
+// One thread only: with two, the flipped path measured anywhere from 17 to
+// 107 ms against a steady 32-48 ms for oneDNN's backward-data (4x4x512, batch
+// 64, a loaded machine; cause not yet found), while on one thread it won in
+// every run (24 vs 35 ms at batch 64, 7 vs 10 ms at batch 16).
 bool flippedShape(const Context &c, const ConvShape &s, std::vector<int64_t> &out) {
+  if (omp_get_max_threads() != 1) return false;
   if (!c.convTuning || !preferDirectJit(s) || s.dh != 1 || s.dw != 1 || s.ih * s.iw > kSmallOutPixels) return false;
   int64_t pt = s.kh - 1 - s.pt, pl = s.kw - 1 - s.pl;
   int64_t pb = s.ih - s.oh - pt + s.kh - 1, pr = s.iw - s.ow - pl + s.kw - 1;
