@@ -2,8 +2,8 @@
 // available backend (img/s, ms/step, GFLOP/s, % of the machine's measured
 // sgemm peak, kernels and tensors per step), optionally against PyTorch run in
 // the same invocation (--peer), plus the augmentation and loader benchmarks
-// when those modules exist. Direct use: npx tsx bench/index.ts [--peer] [--quick]
-// [--json] [--backends native,wasm] [--threads N] [--soak STEPS]
+// when those modules exist; with --e2e also end-to-end training (bench/e2e.ts). Direct use:
+// npx tsx bench/index.ts [--peer] [--quick] [--json] [--backends native,wasm] [--threads N] [--soak STEPS] [--e2e]
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import { existsSync } from 'node:fs';
@@ -23,6 +23,8 @@ export interface BenchOptions {
   threads?: number;
   /** Also run this many native steps and report resident memory over them. */
   soak?: number;
+  /** Also run the end-to-end row (bench/e2e.ts): pretrain() on a PNG folder vs PyTorch's DataLoader pipeline. */
+  e2e?: boolean;
 }
 
 interface Row {
@@ -192,6 +194,17 @@ export async function runBench(opts: BenchOptions): Promise<object> {
   }
 
   const extra: Record<string, unknown> = {};
+  let e2eText: string | undefined;
+  if (opts.e2e) {
+    try {
+      const mod = await import('./e2e.ts');
+      const res = await mod.run({ json: opts.json, peer: opts.peer, threads, python: opts.peer ? py : null, print: false });
+      extra.e2e = res;
+      e2eText = mod.e2eTable(res);
+    } catch (e) {
+      extra.e2e = { error: (e as Error).message.split('\n')[0] };
+    }
+  }
   for (const name of ['augment', 'loader']) {
     const file = join(here, `${name}.ts`);
     if (!existsSync(file)) continue;
@@ -215,7 +228,8 @@ export async function runBench(opts: BenchOptions): Promise<object> {
     const top = rows.find((r) => r.backend === 'native' && r.profile);
     if (top?.profile) console.log(`native per-kernel ms (${top.workload}, one step): ${top.profile.map((p) => `${p.kernel} ${p.ms.toFixed(0)}`).join(', ')}`);
     if (soakResult) console.log(`soak: ${JSON.stringify(soakResult)}`);
-    for (const [k, v] of Object.entries(extra)) console.log(`${k}: ${JSON.stringify(v)}`);
+    if (e2eText) console.log(e2eText);
+    for (const [k, v] of Object.entries(extra)) if (k !== 'e2e' || !e2eText) console.log(`${k}: ${JSON.stringify(v)}`);
   }
   return result;
 }
@@ -233,6 +247,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     backends: argValue(argv, '--backends')?.split(',').map((s) => s.trim()),
     threads: argValue(argv, '--threads') ? Number(argValue(argv, '--threads')) : undefined,
     soak: argValue(argv, '--soak') ? Number(argValue(argv, '--soak')) : undefined,
+    e2e: argv.includes('--e2e'),
   });
   if (json) console.log(JSON.stringify(res));
 }

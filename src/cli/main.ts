@@ -154,6 +154,7 @@ export function buildProgram(): Command {
     .option('--backends <list>', 'comma-separated backends to run')
     .option('--threads <n>', 'threads for native / wasm / PyTorch', (v) => parseInt(v, 10))
     .option('--soak <steps>', 'also run N native steps and report resident memory', (v) => parseInt(v, 10))
+    .option('--e2e', 'also time end-to-end training (PNG folder, two augmented views, step, logging); with --peer against PyTorch\'s DataLoader + torchvision')
     .action(async (opts) => (await import('./bench-command.ts')).benchSubcommand(opts));
 
   return program;
