@@ -165,8 +165,8 @@ export class WorkerViews implements ViewSource {
         const v = await cur.views;
         ahead = null;
         try {
-          // Submitted before the yield: once the consumer's synchronous step starts, no
-          // other JS runs on this thread until it ends.
+          // Submitted before the yield: once the consumer's step starts it keeps this thread
+          // busy, so a request sent after the yield would wait for the step to end.
           ahead = await next();
         } catch (e) {
           tf.dispose([v.view1, v.view2]);
