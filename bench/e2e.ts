@@ -29,7 +29,7 @@ import { StepRunner } from '../src/train/step.ts';
 import { pretrain } from '../src/train/trainer.ts';
 import type { TwoViews } from '../augment/index.ts';
 import { Rng } from '../src/util/rng.ts';
-import { findTorchPython } from './peer.ts';
+import { findTorchPython, TORCH_ENV } from './peer.ts';
 import { REFERENCE, timeStep } from './step.ts';
 
 export interface E2eOptions {
@@ -314,13 +314,7 @@ export interface TorchE2e {
   waitMs?: number;
 }
 
-/**
- * glibc's malloc returns PyTorch's big activation buffers to the kernel after every op, and
- * each new one page-faults again: on this VM that made PyTorch's reference step ~5x slower
- * (2.9 s vs 0.56 s at batch 128). A 1 GiB top pad keeps the heap mapped, as tcmalloc or
- * jemalloc would; the peer runs with it.
- */
-export const TORCH_ENV = { MALLOC_TOP_PAD_: String(1 << 30) };
+
 
 function runTorch(py: string, o: { data: string; source: 'png' | 'cache'; workers: number; steps: number; batch: number; threads: number; out: string }): TorchE2e {
   fs.mkdirSync(o.out, { recursive: true });

@@ -28,12 +28,20 @@ export function findTorchPython(): string | null {
   return null;
 }
 
+/**
+ * glibc's malloc returns PyTorch's big activation buffers to the kernel after every op, and
+ * each new one page-faults again: on this VM that made PyTorch's reference step ~5x slower
+ * (2.9 s vs 0.56 s at batch 128). A 1 GiB top pad keeps the heap mapped, as tcmalloc or
+ * jemalloc would; the peer runs with it.
+ */
+export const TORCH_ENV = { MALLOC_TOP_PAD_: String(1 << 30) };
+
 export function runPeer(py: string, cfg: StepConfig, o: { steps: number; warmup: number; threads: number; channelsLast: boolean }): PeerResult {
   const b = cfg.backbone.arch === 'resnet18' ? { widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2] } : cfg.backbone;
   const args = [script, '--widths', b.widths.join(','), '--blocks', b.blocks.join(','), '--batch', String(cfg.batch),
     '--size', String(cfg.size), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(o.threads)];
   if (o.channelsLast) args.push('--channels-last');
-  const r = spawnSync(py, args, { encoding: 'utf8', timeout: 30 * 60_000 });
+  const r = spawnSync(py, args, { encoding: 'utf8', timeout: 30 * 60_000, env: { ...process.env, ...TORCH_ENV } });
   if (r.status !== 0) return { ok: false, channelsLast: o.channelsLast, reason: `peer_torch.py failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
   const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms_per_step: number; cpu_ms_per_step: number; img_per_s: number };
   return { ok: true, channelsLast: o.channelsLast, torch: j.torch, threads: j.threads, msPerStep: j.ms_per_step, cpuMsPerStep: j.cpu_ms_per_step, imgPerSec: j.img_per_s };
