@@ -9,6 +9,12 @@ import type { ImageBatch } from '../src/data/types.ts';
 import { MainThreadViews, openViewSource, type ViewSource } from '../src/train/prefetch.ts';
 import { Rng } from '../src/util/rng.ts';
 import { nativeForTests } from './native-required.ts';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadRecipe } from '../src/recipe/index.ts';
+import { loadCheckpoint } from '../src/train/checkpoint.ts';
+import { pretrain } from '../src/train/trainer.ts';
 
 const hasNative = await nativeForTests(2);
 
@@ -123,4 +129,27 @@ describe('view worker lifecycle', () => {
     const custom = { mean: [0.5], std: [0.5], views: aug.views.bind(aug) };
     expect((await openViewSource(custom, { seed: 1 })).where).toBe('main');
   });
+});
+
+describe.skipIf(!hasNative)('pretrain() with the view worker', () => {
+  it('gives the same losses and weights as views made on the main thread, and the worker starts and stops with the run', async () => {
+    await tf.setBackend('native');
+    const root = mkdtempSync(join(tmpdir(), 'selfsup-viewthread-'));
+    const sets = ['data.limit_train=48', 'data.limit_test=16', 'train.batch_size=16', 'train.epochs=2', 'model.widths=[4,8,8]', 'eval.knn_k=3', 'eval.every=0', 'log.every=1'];
+    const run = async (where: 'worker' | 'main') => {
+      const notes: string[] = [];
+      const r = await pretrain({ recipe: loadRecipe(undefined, [...sets, `train.view_thread=${where}`]), runDir: join(root, where), resume: false, backend: 'native', quiet: true, log: (m) => notes.push(m) });
+      const losses = readFileSync(join(root, where, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; loss?: number })
+        .filter((x) => x.kind === 'train').map((x) => x.loss);
+      return { r, losses, notes, weights: loadCheckpoint(r.checkpoint).tensors };
+    };
+    const before = tf.memory().numTensors;
+    const main = await run('main');
+    const worker = await run('worker');
+    expect(worker.notes.join('\n')).not.toMatch(/view worker did not start/);
+    expect(worker.losses).toHaveLength(6);
+    expect(worker.losses).toEqual(main.losses);
+    for (const [name, w] of main.weights) expect(Buffer.from(worker.weights.get(name)!.buffer).equals(Buffer.from(w.buffer)), name).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+  }, 120_000);
 });

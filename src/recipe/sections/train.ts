@@ -10,6 +10,8 @@ export interface TrainConfig {
   checkpoint_every: number;
   /** Keep the newest N checkpoints. */
   keep_checkpoints: number;
+  /** Where the two views are made: a worker thread one step ahead, the main thread, or auto (worker for runs of >= 100 steps). */
+  view_thread: 'auto' | 'worker' | 'main';
 }
 
 export const trainSchema = {
@@ -24,5 +26,6 @@ export const trainSchema = {
     seed: { type: 'integer', minimum: 0, default: 0 },
     checkpoint_every: { type: 'integer', minimum: 1, default: 1 },
     keep_checkpoints: { type: 'integer', minimum: 1, default: 3 },
+    view_thread: { enum: ['auto', 'worker', 'main'], default: 'auto', description: 'where the two views are made: worker (one step ahead, native/cpu), main, or auto (worker for runs of >= 100 steps)' },
   },
 } as const;
