@@ -6,7 +6,7 @@
 // npx tsx bench/index.ts [--peer] [--quick] [--json] [--backends native,wasm] [--threads N] [--soak STEPS] [--e2e]
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { useBackend, type BackendName } from '../src/backend/index.ts';
@@ -36,6 +36,8 @@ interface Row {
   timing?: Omit<StepTiming, 'profile'>;
   profile?: StepTiming['profile'];
   pctPeak?: number;
+  /** Percent of theoreticalPeak(threads). */
+  pctTheoretical?: number;
 }
 
 /** The eval-mode backbone forward beside the training step of the same model and batch. */
@@ -58,6 +60,24 @@ function evalTable(rows: EvalRow[]): string {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/**
+ * The machine's theoretical float32 peak from its cores and clock: threads x nominal GHz
+ * (/proc/cpuinfo) x 2 FMA units x lanes of the widest vector ISA (AVX-512: 16, AVX2+FMA: 8,
+ * else SSE: 4) x 2 flops per FMA. Two FMA units is what current Xeon and EPYC cores have;
+ * the figure is an upper bound (turbo clocks aside) that no kernel reaches.
+ */
+export function theoreticalPeak(threads: number): { gflops: number; basis: string } | null {
+  let info: string;
+  try { info = readFileSync('/proc/cpuinfo', 'utf8'); } catch { return null; }
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(info)?.[1]);
+  const flags = /^flags\s*:(.*)$/m.exec(info)?.[1].split(/\s+/) ?? [];
+  if (!(mhz > 0)) return null;
+  const lanes = flags.includes('avx512f') ? 16 : flags.includes('avx2') && flags.includes('fma') ? 8 : 4;
+  const cores = Math.min(threads, os.cpus().length);
+  const gflops = (cores * mhz * 2 * lanes * 2) / 1000;
+  return { gflops, basis: `${cores} cores x ${(mhz / 1000).toFixed(2)} GHz x 2 FMA units x ${lanes} fp32 lanes x 2` };
+}
 
 /** Best sustained float32 GEMM rate here (oneDNN, 1024^3), the "peak" the step is compared with. */
 function sgemmPeak(): number | null {
@@ -103,8 +123,8 @@ async function soak(cfg: StepConfig, steps: number): Promise<Record<string, unkn
   return { steps, rssMiB: rss, tensorsLeft: tf.memory().numTensors - t0 };
 }
 
-function table(rows: Row[], peers: { workload: string; res: PeerResult }[]): string {
-  const head = ['workload', 'backend', 'batch', 'img/s', 'ms/step', 'cpu ms', 'GFLOP/s', '% sgemm', 'kernels', 'tensors', 'leak', 'vs torch'];
+function table(rows: Row[], peers: { workload: string; res: PeerResult }[], theoryGflops?: number): string {
+  const head = ['workload', 'backend', 'batch', 'img/s', 'ms/step', 'cpu ms', 'GFLOP/s', '% sgemm', '% peak', 'kernels', 'tensors', 'leak', 'vs torch'];
   const lines: string[][] = [head];
   const fmt = (v: number | undefined, d = 1) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(d));
   for (const r of rows) {
@@ -113,12 +133,16 @@ function table(rows: Row[], peers: { workload: string; res: PeerResult }[]): str
     const torch = peers.filter((p) => p.workload === r.workload && p.res.ok).map((p) => p.res.imgPerSec!);
     const ratio = torch.length && r.batch === rowBatch(rows, r.workload) ? (t.imgPerSec / Math.max(...torch)).toFixed(2) + 'x' : '-';
     lines.push([r.workload, r.backend, String(r.batch), fmt(t.imgPerSec), fmt(t.msPerStep, 0), fmt(t.cpuMsPerStep, 0), fmt(t.gflops),
-      fmt(r.pctPeak), String(t.kernelsPerStep), String(t.tensorsPerStep), fmt(t.leakedTensors, 0), ratio]);
+      fmt(r.pctPeak), fmt(r.pctTheoretical), String(t.kernelsPerStep), String(t.tensorsPerStep), fmt(t.leakedTensors, 0), ratio]);
   }
   for (const p of peers) {
     const r = p.res;
     const name = `pytorch${r.channelsLast ? ' (channels_last)' : ''}`;
-    lines.push(r.ok ? [p.workload, name, String(rowBatch(rows, p.workload)), fmt(r.imgPerSec), fmt(r.msPerStep, 0), fmt(r.cpuMsPerStep, 0), '', '', '', '', '', ''] : [p.workload, name, '', `unavailable: ${r.reason}`]);
+    // The peer's GFLOP/s from the same step's flop count (one of our rows at the workload's batch).
+    const ours = rows.find((x) => x.workload === p.workload && x.ok && x.timing && x.batch === rowBatch(rows, p.workload));
+    const gflops = r.ok && ours?.timing ? (ours.timing.gflops * ours.timing.msPerStep) / r.msPerStep! : undefined;
+    lines.push(r.ok ? [p.workload, name, String(rowBatch(rows, p.workload)), fmt(r.imgPerSec), fmt(r.msPerStep, 0), fmt(r.cpuMsPerStep, 0), fmt(gflops), '',
+      fmt(gflops !== undefined && theoryGflops ? (100 * gflops) / theoryGflops : undefined), '', '', '', ''] : [p.workload, name, '', `unavailable: ${r.reason}`]);
   }
   const widths = head.map((_, i) => Math.max(...lines.filter((l) => l.length === head.length).map((l) => (l[i] ?? '').length)));
   return lines.map((l) => (l.length === head.length ? l.map((c, i) => c.padEnd(widths[i])).join('  ') : l.join('  '))).join('\n');
@@ -148,6 +172,7 @@ export async function runBench(opts: BenchOptions): Promise<object> {
   const evalRows: EvalRow[] = [];
   const peers: { workload: string; res: PeerResult }[] = [];
   let peak: number | null = null;
+  const theory = theoreticalPeak(threads);
 
   for (const { cfg, backends: bs } of workloads) {
     const label = `${cfg.name} ${cfg.size}x${cfg.size}`;
@@ -170,7 +195,7 @@ export async function runBench(opts: BenchOptions): Promise<object> {
       try {
         const t = await timeStep({ ...cfg, batch }, p);
         const { profile, ...timing } = t;
-        rows.push({ workload: label, backend: b, batch, ok: true, timing, profile: profile.slice(0, 12), pctPeak: peak ? (100 * t.gflops) / peak : undefined });
+        rows.push({ workload: label, backend: b, batch, ok: true, timing, profile: profile.slice(0, 12), pctPeak: peak ? (100 * t.gflops) / peak : undefined, pctTheoretical: theory ? (100 * t.gflops) / theory.gflops : undefined });
         if (b !== 'cpu') {
           log(`bench: ${label} eval forward on ${b} (batch ${batch})...`);
           try {
@@ -217,13 +242,13 @@ export async function runBench(opts: BenchOptions): Promise<object> {
   }
 
   const result = {
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads, sgemmPeakGflops: peak, loadavg: os.loadavg() },
+    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads, sgemmPeakGflops: peak, theoreticalPeak: theory, loadavg: os.loadavg() },
     flopsPerStep: Object.fromEntries(workloads.map(({ cfg }) => [cfg.name, stepFlops(cfg)])),
     rows, evalForward: evalRows, peers, soak: soakResult, ...extra,
   };
   if (!opts.json) {
-    console.log(`machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${threads} threads, sgemm peak ${peak ? peak.toFixed(0) + ' GFLOP/s' : 'n/a'}, load ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
-    console.log(table(rows, peers));
+    console.log(`machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${threads} threads, sgemm peak ${peak ? peak.toFixed(0) + ' GFLOP/s' : 'n/a'}, theoretical peak ${theory ? `${theory.gflops.toFixed(0)} GFLOP/s (${theory.basis})` : 'n/a'}, load ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+    console.log(table(rows, peers, theory?.gflops));
     if (evalRows.length) console.log(evalTable(evalRows));
     const top = rows.find((r) => r.backend === 'native' && r.profile);
     if (top?.profile) console.log(`native per-kernel ms (${top.workload}, one step): ${top.profile.map((p) => `${p.kernel} ${p.ms.toFixed(0)}`).join(', ')}`);
