@@ -3,6 +3,7 @@
 // (log-sum-exp) penalty on each anchor's positives below `base` and negatives
 // above it, the harder pairs weighted exponentially more.
 import * as tf from '@tensorflow/tfjs';
+import { rowLogSumExp } from './logsumexp.ts';
 import { isSimilarity, normalizeRows, pairwise } from './distances.ts';
 import { asPairs, checkLabels, checkTuples, labelMasks, pairMasks, zeroLoss } from './tuples.ts';
 import type { DistanceName, MetricLoss, Stats, Tuples } from './types.ts';
@@ -81,6 +82,6 @@ export class MultiSimilarityLoss implements MetricLoss {
   private softPlusSum(x: tf.Tensor2D, mask: Float32Array, n: number): tf.Tensor1D {
     const keep = tf.tensor2d(mask, [n, n]);
     const masked = tf.sub(tf.mul(x, keep), tf.mul(tf.sub(1, keep), MASKED));
-    return tf.logSumExp(tf.concat([tf.zeros([n, 1]), masked], 1), 1) as tf.Tensor1D;
+    return rowLogSumExp(tf.concat([tf.zeros([n, 1]), masked], 1) as tf.Tensor2D) as tf.Tensor1D;
   }
 }

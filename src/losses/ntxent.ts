@@ -2,6 +2,7 @@
 // With in-batch negatives: the 2N views of a batch, each view's positive is the
 // other view of its image and its negatives are the other 2N-2 views.
 import * as tf from '@tensorflow/tfjs';
+import { rowLogSumExp } from './logsumexp.ts';
 
 /** Large negative added to self-similarities so they vanish from the softmax (exp underflows to 0). */
 const SELF_MASK = 1e9;
@@ -26,7 +27,7 @@ export function ntXentLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, temperature: number
     const b = z.slice([n, 0], [n, -1]);
     const pos = tf.div(tf.sum(tf.mul(a, b), 1), temperature);
     const positives = tf.concat([pos, pos], 0);
-    return tf.mean(tf.sub(tf.logSumExp(masked, 1), positives)) as tf.Scalar;
+    return tf.mean(tf.sub(rowLogSumExp(masked as tf.Tensor2D), positives)) as tf.Scalar;
   });
 }
 
@@ -40,6 +41,6 @@ export function infoNceLoss(q: tf.Tensor2D, k: tf.Tensor2D, negatives: tf.Tensor
     const lPos = tf.sum(tf.mul(q, k), 1, true);
     const lNeg = tf.matMul(q, negatives, false, true);
     const logits = tf.div(tf.concat([lPos, lNeg], 1), temperature);
-    return tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.squeeze(tf.div(lPos, temperature), [1]))) as tf.Scalar;
+    return tf.mean(tf.sub(rowLogSumExp(logits as tf.Tensor2D), tf.squeeze(tf.div(lPos, temperature), [1]))) as tf.Scalar;
   });
 }

@@ -2,6 +2,7 @@
 // every other view with the anchor's label is a positive, every other view of
 // the batch is in the softmax's denominator.
 import * as tf from '@tensorflow/tfjs';
+import { rowLogSumExp } from './logsumexp.ts';
 import { normalizeRows, pairwise } from './distances.ts';
 import { checkLabels, checkTuples, labelMasks, pairMasks, zeroLoss } from './tuples.ts';
 import type { MetricLoss, Stats, Tuples } from './types.ts';
@@ -51,8 +52,8 @@ export class SupConLoss implements MetricLoss {
     return tf.tidy(() => {
       const logits = tf.div(pairwise(normalizeRows(embeddings), 'cosine'), this.temperature);
       const denomMask = tf.tensor2d(denom, [n, n]);
-      // logSumExp subtracts the row max itself; masked entries sit 1e9 below and vanish.
-      const lse = tf.logSumExp(tf.sub(logits, tf.mul(tf.sub(1, denomMask), MASKED)), 1, true);
+      // rowLogSumExp subtracts the row max itself; masked entries sit 1e9 below and vanish.
+      const lse = rowLogSumExp(tf.sub(logits, tf.mul(tf.sub(1, denomMask), MASKED)) as tf.Tensor2D, true);
       const posMask = tf.tensor2d(masks.pos, [n, n]);
       const logProbPos = tf.sum(tf.mul(posMask, tf.sub(logits, lse)), 1);
       const count = tf.tensor1d(positives);

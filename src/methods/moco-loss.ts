@@ -1,6 +1,7 @@
 // The two forms of MoCo's contrastive loss. Queries and keys arrive unnormalized
 // and are compared by cosine similarity.
 import * as tf from '@tensorflow/tfjs';
+import { rowLogSumExp } from '../losses/logsumexp.ts';
 import { infoNceLoss, l2Normalize } from '../losses/ntxent.ts';
 
 /**
@@ -23,6 +24,6 @@ export function batchContrastiveLoss(q: tf.Tensor2D, k: tf.Tensor2D, temperature
     const kn = l2Normalize(k);
     const logits = tf.div(tf.matMul(qn, kn, false, true), temperature);
     const positives = tf.div(tf.sum(tf.mul(qn, kn), 1), temperature);
-    return tf.mul(tf.mean(tf.sub(tf.logSumExp(logits, 1), positives)), 2 * temperature) as tf.Scalar;
+    return tf.mul(tf.mean(tf.sub(rowLogSumExp(logits as tf.Tensor2D), positives)), 2 * temperature) as tf.Scalar;
   });
 }
