@@ -121,19 +121,27 @@ export interface PhaseBreakdown {
   steadyImgPerSec?: number;
 }
 
+/** The trainer's parts for recipe `r` (data, augmenter, method, optimizer, loader, step runner); close() frees them. */
+async function openRig(r: Recipe) {
+  const splits = await openSplits(r.data, { seed: r.train.seed, cacheDir: r.data.cache, log: () => {} });
+  const { augmenter } = buildAugmenter(r, splits.pretrain.channels);
+  const method = await buildMethod(r);
+  const optimizer = createOptimizer(r.optim, method.trainable());
+  const loader = new Loader(splits.pretrain, { batchSize: r.train.batch_size, dropLast: true, seed: r.train.seed, shuffle: true, prefetch: 2 });
+  const runner = new StepRunner(method, optimizer, method.trainable());
+  const close = () => { method.dispose(); optimizer.dispose(); closeSplits(splits); };
+  return { augmenter, method, loader, runner, close };
+}
+
 /**
  * The trainer's loop re-assembled from the same parts (loader, views, StepRunner, metrics and
  * TensorBoard scalars every log.every steps, one event-loop turn per step), with a clock around
  * each phase. Checkpoints are left out. `prefetch` makes the views in the worker (src/train/prefetch.ts).
  */
 export async function phaseBreakdown(r: Recipe, runDir: string, prefetch: boolean): Promise<PhaseBreakdown> {
-  const splits = await openSplits(r.data, { seed: r.train.seed, cacheDir: r.data.cache, log: () => {} });
-  const { augmenter } = buildAugmenter(r, splits.pretrain.channels);
-  const method = await buildMethod(r);
-  const optimizer = createOptimizer(r.optim, method.trainable());
-  const loader = new Loader(splits.pretrain, { batchSize: r.train.batch_size, dropLast: true, seed: r.train.seed, shuffle: true, prefetch: 2 });
+  const rig = await openRig(r);
+  const { augmenter, loader, runner } = rig;
   const lrAt = lrScheduleFor(r.optim, { batchSize: r.train.batch_size, stepsPerEpoch: loader.batchesPerEpoch(), totalSteps: r.train.max_steps });
-  const runner = new StepRunner(method, optimizer, method.trainable());
   const source = await openViewSource(augmenter, { seed: r.train.seed, prefetch, log: (m) => process.stderr.write(`${m}\n`) });
   fs.mkdirSync(runDir, { recursive: true });
   const metrics = new MetricsLog(path.join(runDir, 'metrics.jsonl'));
@@ -189,9 +197,7 @@ export async function phaseBreakdown(r: Recipe, runDir: string, prefetch: boolea
   } finally {
     await source.close();
     events.close();
-    method.dispose();
-    optimizer.dispose();
-    closeSplits(splits);
+    rig.close();
   }
   const wall = performance.now() - t0;
   const cu = process.cpuUsage(c0);
@@ -228,12 +234,8 @@ export interface OverlapAB {
  * worker every `block` steps (same model, loader and seeds), `rounds` times.
  */
 export async function overlapAB(r: Recipe, block: number, rounds: number): Promise<OverlapAB> {
-  const splits = await openSplits(r.data, { seed: r.train.seed, cacheDir: r.data.cache, log: () => {} });
-  const { augmenter } = buildAugmenter(r, splits.pretrain.channels);
-  const method = await buildMethod(r);
-  const optimizer = createOptimizer(r.optim, method.trainable());
-  const loader = new Loader(splits.pretrain, { batchSize: r.train.batch_size, dropLast: true, seed: r.train.seed, shuffle: true, prefetch: 2 });
-  const runner = new StepRunner(method, optimizer, method.trainable());
+  const rig = await openRig(r);
+  const { augmenter, loader, runner } = rig;
   const main = await openViewSource(augmenter, { seed: r.train.seed, prefetch: false });
   const worker = await openViewSource(augmenter, { seed: r.train.seed });
   if (worker.where !== 'worker') throw new Error('bench/e2e.ts: the view worker did not start');
@@ -274,9 +276,7 @@ export async function overlapAB(r: Recipe, block: number, rounds: number): Promi
     }
   } finally {
     await worker.close();
-    method.dispose();
-    optimizer.dispose();
-    closeSplits(splits);
+    rig.close();
   }
   const med = (rows: number[][], k: number) => { const v = rows.map((x) => x[k]).sort((p, q) => p - q); return round(v[Math.floor(v.length / 2)]); };
   const per = (k: number) => Object.fromEntries(modes.map((m) => [m, med(samples[m], k)])) as Record<ViewMode, number>;

@@ -127,6 +127,22 @@ export interface EvalForwardTiming {
   leakedTensors: number;
 }
 
+/** Runs `fn` `n` times; the median wall and process-CPU (user + system) milliseconds of one run. */
+function medianRun(n: number, fn: () => void): { wallMs: number; cpuMs: number } {
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    fn();
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+  return { wallMs: med(wall), cpuMs: med(cpu) };
+}
+
 /**
  * The eval-mode backbone forward (what k-NN, the linear probe's features and
  * `embed` run): the step's backbone, same seed and batch, one image per view,
@@ -144,20 +160,9 @@ export async function timeEvalForward(cfg: StepConfig, opts: { batches: number; 
     for (let i = 0; i < opts.warmup; i++) forward();
     const before = tf.memory().numTensors;
     const prof = await tf.profile(forward);
-    const wall: number[] = [];
-    const cpu: number[] = [];
-    for (let i = 0; i < opts.batches; i++) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      forward();
-      wall.push(performance.now() - t0);
-      const c = process.cpuUsage(c0);
-      cpu.push((c.user + c.system) / 1000);
-    }
-    const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
-    const msPerBatch = med(wall);
+    const { wallMs: msPerBatch, cpuMs } = medianRun(opts.batches, forward);
     return {
-      batches: opts.batches, msPerBatch, cpuMsPerBatch: med(cpu), imgPerSec: cfg.batch / (msPerBatch / 1000),
+      batches: opts.batches, msPerBatch, cpuMsPerBatch: cpuMs, imgPerSec: cfg.batch / (msPerBatch / 1000),
       kernelsPerForward: prof.kernels.filter((k) => tf.getKernel(k.name, tf.getBackend())).length,
       leakedTensors: tf.memory().numTensors - before,
     };
@@ -177,20 +182,9 @@ export async function timeStep(cfg: StepConfig, opts: { steps: number; warmup: n
     const prof = await tf.profile(() => { loss = step.run(); });
     // The first step creates the optimizer's slots: only later steps can show a leak.
     const leakedTensors = opts.warmup > 0 ? tf.memory().numTensors - before : NaN;
-    const wall: number[] = [];
-    const cpu: number[] = [];
-    for (let i = 0; i < opts.steps; i++) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      loss = step.run();
-      wall.push(performance.now() - t0);
-      const c = process.cpuUsage(c0);
-      cpu.push((c.user + c.system) / 1000);
-    }
-    const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
-    const msPerStep = med(wall);
+    const { wallMs: msPerStep, cpuMs } = medianRun(opts.steps, () => { loss = step.run(); });
     return {
-      steps: opts.steps, msPerStep, cpuMsPerStep: med(cpu), imgPerSec: cfg.batch / (msPerStep / 1000),
+      steps: opts.steps, msPerStep, cpuMsPerStep: cpuMs, imgPerSec: cfg.batch / (msPerStep / 1000),
       gflops: stepFlops(cfg) / (msPerStep / 1000) / 1e9, kernelsPerStep: prof.kernels.length,
       tensorsPerStep: prof.kernels.reduce((s, k) => s + k.outputShapes.length, 0), leakedTensors, loss,
       profile: aggregate(prof.kernels),
