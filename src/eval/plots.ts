@@ -5,7 +5,7 @@
 // spec into SVG and PNG bytes. The specs carry the data they draw, so tests and
 // readers can check a chart against its inputs.
 import type { TopLevelSpec } from 'vega-lite';
-import { CHART_FONT as FONT, PNG_DENSITY, renderSvg, svgToPng, type Series } from '../report/charts.ts';
+import { CHART_FONT as FONT, PNG_DENSITY, VEGA_LITE_SCHEMA, renderSvg, svgToPng, type Series } from '../report/charts.ts';
 
 export type { Series };
 
@@ -55,7 +55,7 @@ export function confusionSpec(matrix: number[][], c: ConfusionChart): TopLevelSp
   const x = { field: 'predicted', type: 'ordinal' as const, sort: names, title: 'predicted', axis: { ...axis, orient: 'top' as const, labelAngle: -45 } };
   const y = { field: 'true', type: 'ordinal' as const, sort: names, title: 'true', axis };
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    $schema: VEGA_LITE_SCHEMA,
     title: { text: c.title, orient: 'bottom' },
     width: size,
     height: size,
@@ -102,7 +102,7 @@ export function scatterSpec(points: Float32Array | number[], labels: Int32Array,
   // The map's coordinates carry no units (UMAP / PCA), so no axes: a frame only.
   const axis = { field: '', type: 'quantitative' as const, scale: { zero: false, nice: false, padding: 8 }, axis: null };
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    $schema: VEGA_LITE_SCHEMA,
     title: c.title,
     width: c.width ?? 520,
     height: c.height ?? 440,

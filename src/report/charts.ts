@@ -25,6 +25,9 @@ export interface LineChart {
 
 /** Fonts librsvg finds on Debian first: every chart (run report, eval plots) uses the same. */
 export const CHART_FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
+/** The Vega-Lite version every chart spec declares (the installed vega-lite renders it). */
+export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
 /** Rasterization density of chart PNGs: 144 dpi is 2x the SVG's CSS pixels. */
 export const PNG_DENSITY = 144;
 
@@ -32,7 +35,7 @@ export const PNG_DENSITY = 144;
 export function lineChartSpec(c: LineChart): vl.TopLevelSpec {
   const values = c.series.flatMap((s) => s.x.map((x, i) => ({ series: s.label, x, y: s.y[i] })).filter((d) => Number.isFinite(d.y)));
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    $schema: VEGA_LITE_SCHEMA,
     title: c.title,
     width: c.width ?? 520,
     height: c.height ?? 260,
