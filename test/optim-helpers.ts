@@ -3,11 +3,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedVariable, ParamKind } from '../src/models/module.ts';
 
-export function param(name: string, kind: ParamKind, values: number[], shape?: number[]): NamedVariable {
+export function param(name: string, kind: ParamKind, values: number[] | Float32Array, shape?: number[]): NamedVariable {
   return { name, kind, variable: tf.variable(tf.tensor(values, shape ?? [values.length], 'float32'), true) };
 }
 
-export function gradMap(entries: [string, number[], number[]?][]): Map<string, tf.Tensor> {
+export function gradMap(entries: [string, number[] | Float32Array, number[]?][]): Map<string, tf.Tensor> {
   return new Map(entries.map(([n, v, s]) => [n, tf.tensor(v, s ?? [v.length], 'float32')]));
 }
 

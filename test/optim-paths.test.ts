@@ -7,6 +7,7 @@ import { createOptimizer, useHostMath, type MathMode } from '../src/optim/index.
 import type { OptimConfig } from '../src/recipe/sections/optim.ts';
 import { Rng } from '../src/util/rng.ts';
 import { disposeAll, gradMap, param } from './optim-helpers.ts';
+import { nativeForTests } from './native-required.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -18,7 +19,7 @@ const base: OptimConfig = {
   min_lr: 0, milestones: [], gamma: 0.1,
 };
 
-const specs: [string, 'weight' | 'bias' | 'bn', number[]][] = [
+const smallSpecs: [string, 'weight' | 'bias' | 'bn', number[]][] = [
   ['m/conv/kernel', 'weight', [3, 3, 2, 3]],
   ['m/bn/gamma', 'bn', [3]],
   ['m/fc/kernel', 'weight', [3, 2]],
@@ -28,17 +29,30 @@ const specs: [string, 'weight' | 'bias' | 'bn', number[]][] = [
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /** 6 steps with varying lr; fc/bias skips odd steps; zero/kernel starts at 0 (LARS ratio fallback). */
-function run(cfg: OptimConfig, math: MathMode): { initial: Float32Array[]; params: Float32Array[]; slots: [string, Float32Array][]; leaked: number } {
+function run(cfg: OptimConfig, math: MathMode, specs = smallSpecs): { initial: Float32Array[]; params: Float32Array[]; slots: [string, Float32Array][]; leaked: number } {
   const rng = new Rng('paths');
-  const params: NamedVariable[] = specs.map(([n, k, s]) =>
-    param(n, k, Array.from({ length: size(s) }, () => (n.includes('zero') ? 0 : rng.normal())), s));
+  // Seeded normals for the small tensors; a seeded xorshift stream for big ones (per-element normals would take seconds).
+  const noise = (n: number, scale: number): Float32Array => {
+    const a = new Float32Array(n);
+    if (n <= 4096) {
+      for (let i = 0; i < n; i++) a[i] = rng.normal() * scale;
+      return a;
+    }
+    let x = rng.seed() | 1;
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      a[i] = ((x >>> 0) / 2 ** 32 - 0.5) * 3.4 * scale;
+    }
+    return a;
+  };
+  const params: NamedVariable[] = specs.map(([n, k, s]) => param(n, k, n.includes('zero') ? new Float32Array(size(s)) : noise(size(s), 1), s));
   const initial = params.map((p) => Float32Array.from(p.variable.dataSync()));
   const opt = createOptimizer(cfg, params, { math });
   let tensorsAfterFirst = 0;
   for (let step = 0; step < 6; step++) {
     const g = gradMap(specs
       .filter(([n]) => !(n === 'm/fc/bias' && step % 2 === 1))
-      .map(([n, , s]) => [n, Array.from({ length: size(s) }, () => rng.normal() * 0.1), s]));
+      .map(([n, , s]) => [n, noise(size(s), 0.1), s]));
     opt.step(g, 0.05 + 0.01 * step);
     disposeAll([], g);
     if (step === 0) tensorsAfterFirst = tf.memory().numTensors;
@@ -113,4 +127,43 @@ describe('backend choice of the math path', () => {
       await tf.setBackend('cpu');
     }
   });
+});
+
+// The native backend runs the same updates as one addon call per parameter
+// (native/src/optim.cc). One parameter is big enough for the multi-threaded
+// loops (> 2^20 values) and LARS's blocked norm.
+describe('addon update kernels on native vs the host loops on cpu', () => {
+  const bigSpecs: typeof smallSpecs = [...smallSpecs, ['m/big/kernel', 'weight', [3, 3, 128, 1000]]];
+  for (const [label, over] of cases) {
+    it(`${label}: ${label.startsWith('lars') ? 'within a float ulp' : 'identical bits'}, no leaks`, async () => {
+      const cfg = { ...base, ...over };
+      await tf.setBackend('cpu');
+      const cpu = run(cfg, 'host', bigSpecs);
+      if (!(await nativeForTests(2))) return;
+      try {
+        expect(await tf.setBackend('native')).toBe(true);
+        const native = run(cfg, 'auto', bigSpecs);
+        expect(native.leaked).toBe(0);
+        expect(native.slots.map(([n]) => n)).toEqual(cpu.slots.map(([n]) => n));
+        // (Plain loops: expect().toEqual on million-element arrays takes seconds.)
+        const same = (got: Float32Array, want: Float32Array) => {
+          expect(got.length).toBe(want.length);
+          let differing = 0, worst = 0;
+          for (let i = 0; i < want.length; i++) {
+            if (Object.is(got[i], want[i])) continue;
+            differing++;
+            worst = Math.max(worst, Math.abs(got[i] - want[i]) / Math.max(1e-3, Math.abs(want[i])));
+          }
+          // LARS's norms are summed in another order: at most a last-bit change of the trust ratio.
+          if (label.startsWith('lars')) expect(worst).toBeLessThan(1e-6);
+          else expect(differing).toBe(0);
+        };
+        native.params.forEach((p, i) => same(p, cpu.params[i]));
+        native.slots.forEach(([, s], i) => same(s, cpu.slots[i][1]));
+        native.params.forEach((p, i) => expect(p.some((x, j) => x !== native.initial[i][j])).toBe(true));
+      } finally {
+        await tf.setBackend('cpu');
+      }
+    });
+  }
 });

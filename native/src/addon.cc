@@ -100,6 +100,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initNorm(env, exports);
   initEltwise(env, exports);
   initPool(env, exports);
+  initOptim(env, exports);
   return exports;
 }
 

@@ -60,3 +60,4 @@ void initMatmul(Napi::Env env, Napi::Object exports);
 void initNorm(Napi::Env env, Napi::Object exports);
 void initEltwise(Napi::Env env, Napi::Object exports);
 void initPool(Napi::Env env, Napi::Object exports);
+void initOptim(Napi::Env env, Napi::Object exports);

@@ -54,6 +54,16 @@ export interface NativeAddon {
   sumMiddle(x: F32, out: F32, shape: number[]): void;
   poolForward(x: F32, y: F32, shape: number[], isMax: boolean): void;
   poolBackward(dy: F32, x: F32 | null, dx: F32, shape: number[], isMax: boolean): void;
+  /** One SGD step over n values (src/optim/sgd.ts's arithmetic); v/vOut null without momentum. Outputs may alias inputs. */
+  sgdUpdate(w: F32, g: F32, v: F32 | null, wOut: F32, vOut: F32 | null, n: number,
+    mu: number, wd: number, lr: number, decay: boolean, nesterov: boolean): void;
+  /** One LARS step (src/optim/lars.ts); returns the trust ratio used. */
+  larsUpdate(w: F32, g: F32, v: F32, wOut: F32, vOut: F32, n: number,
+    mu: number, wd: number, eta: number, lr: number, adapt: boolean, decay: boolean, nesterov: boolean): number;
+  /** One Adam/AdamW step (src/optim/adam.ts). */
+  adamUpdate(w: F32, g: F32, m: F32, v: F32, wOut: F32, mOut: F32, vOut: F32, n: number,
+    b1: number, b2: number, omb1: number, omb2: number, eps: number, sqrtBc2: number, stepSize: number,
+    shrink: number, wd: number, coupled: boolean, shrinks: boolean): void;
 }
 
 export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedVariable } from '../models/module.ts';
 import { checkGradKeys, isExcluded } from './decay.ts';
-import { type MathMode, read, useHostMath, write } from './host.ts';
+import { alloc, type MathMode, nativeUpdates, read, useHostMath, write } from './host.ts';
 import { SlotStore } from './slots.ts';
 import type { Optimizer, OptimizerSlot } from './types.ts';
 
@@ -103,8 +103,10 @@ export class Adam implements Optimizer {
     const shrinks = wd !== 0 && decoupled;
     const [w, g, mOld, vOld] = [read(p.variable), read(grad), read(m), read(v)];
     const n = w.length;
-    const [wNew, mNew, vNew] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
-    for (let i = 0; i < n; i++) {
+    const [wNew, mNew, vNew] = [alloc(n), alloc(n), alloc(n)];
+    const native = nativeUpdates();
+    if (native) native.adamUpdate(w, g, mOld, vOld, wNew, mNew, vNew, n, b1, b2, omb1, omb2, eps, sqrtBc2, stepSize, shrink, wdF, coupled, shrinks);
+    else for (let i = 0; i < n; i++) {
       const wi = shrinks ? f(w[i] * shrink) : w[i];
       const d = coupled ? f(g[i] + f(w[i] * wdF)) : g[i];
       const mi = f(f(mOld[i] * b1) + f(d * omb1));

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedVariable } from '../models/module.ts';
 import { checkGradKeys, isExcluded } from './decay.ts';
-import { type MathMode, norm, read, useHostMath, write } from './host.ts';
+import { alloc, type MathMode, nativeUpdates, norm, read, useHostMath, write } from './host.ts';
 import { SlotStore } from './slots.ts';
 import type { Optimizer, OptimizerSlot } from './types.ts';
 
@@ -92,6 +92,22 @@ export class Lars implements Optimizer {
     const decay = adapt && this.opts.weightDecay !== 0;
     const [w, g, vOld] = [read(p.variable), read(grad), read(velocity)];
     const n = w.length;
+    const wNew = alloc(n);
+    const vNew = alloc(n);
+    const native = nativeUpdates();
+    if (native) native.larsUpdate(w, g, vOld, wNew, vNew, n, mu, wd, eta, lr, adapt, decay, nesterov);
+    else this.hostLoop(w, g, vOld, wNew, vNew, { mu, wd, eta, lr, adapt, decay });
+    write(velocity, vNew);
+    write(p.variable, wNew);
+  }
+
+  /** The element loops of hostUpdate, where the addon's larsUpdate is not available. */
+  private hostLoop(w: Float32Array, g: Float32Array, vOld: Float32Array, wNew: Float32Array, vNew: Float32Array,
+    c: { mu: number; wd: number; eta: number; lr: number; adapt: boolean; decay: boolean }): void {
+    const f = Math.fround;
+    const { nesterov } = this.opts;
+    const { mu, wd, eta, lr, adapt, decay } = c;
+    const n = w.length;
     let scaledLr = lr;
     if (adapt) {
       let gSq = 0;
@@ -104,8 +120,6 @@ export class Lars implements Optimizer {
       const ratio = wNorm > 0 && gNorm > 0 ? f(f(eta * wNorm) / gNorm) : 1;
       scaledLr = f(lr * ratio);
     }
-    const wNew = new Float32Array(n);
-    const vNew = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       const d = decay ? f(g[i] + f(w[i] * wd)) : g[i];
       const step = f(d * scaledLr);
@@ -113,8 +127,6 @@ export class Lars implements Optimizer {
       vNew[i] = v;
       wNew[i] = w[i] - (nesterov ? f(f(v * mu) + step) : v);
     }
-    write(velocity, vNew);
-    write(p.variable, wNew);
   }
 
   slots(): OptimizerSlot[] { return this.store.list(); }

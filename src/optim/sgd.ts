@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { NamedVariable } from '../models/module.ts';
 import { checkGradKeys, isExcluded } from './decay.ts';
-import { type MathMode, read, useHostMath, write } from './host.ts';
+import { alloc, type MathMode, nativeUpdates, read, useHostMath, write } from './host.ts';
 import { SlotStore } from './slots.ts';
 import type { Optimizer, OptimizerSlot } from './types.ts';
 
@@ -71,9 +71,11 @@ export class Sgd implements Optimizer {
     const w = read(p.variable);
     const g = read(grad);
     const vOld = velocity ? read(velocity) : undefined;
-    const wNew = new Float32Array(w.length);
-    const vNew = vOld ? new Float32Array(w.length) : undefined;
-    for (let i = 0; i < w.length; i++) {
+    const wNew = alloc(w.length);
+    const vNew = vOld ? alloc(w.length) : undefined;
+    const native = nativeUpdates();
+    if (native) native.sgdUpdate(w, g, vOld ?? null, wNew, vNew ?? null, w.length, mu, wdF, lr, wd !== 0, nesterov);
+    else for (let i = 0; i < w.length; i++) {
       const d = wd !== 0 ? f(g[i] + f(w[i] * wdF)) : g[i];
       let u = d;
       if (vOld && vNew) {
