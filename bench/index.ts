@@ -116,7 +116,7 @@ async function soak(cfg: StepConfig, steps: number): Promise<Record<string, unkn
   const t0 = tf.memory().numTensors;
   try {
     for (let i = 1; i <= steps; i++) {
-      step.run();
+      await step.run();
       if (i % 10 === 0) rss.push(Math.round(process.memoryUsage().rss / 2 ** 20));
     }
   } finally { step.dispose(); }

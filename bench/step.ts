@@ -1,10 +1,14 @@
 // The reference SimCLR training step (what bench/peer_torch.py runs in PyTorch):
 // ResNet backbone, projection head Linear-BN-ReLU-Linear 128-128-128, NT-Xent
 // T=0.5 over both views in one batch, SGD with momentum 0.9. Builds it on the
-// active backend and times it.
+// active backend, with the trainer's own step runner and optimizer (what
+// `selfsup pretrain` runs), and times it.
 import * as tf from '@tensorflow/tfjs';
 import { buildBackbone, type BackboneConfig } from '../src/models/resnet.ts';
 import { SimCLR } from '../src/methods/simclr.ts';
+import { createOptimizer } from '../src/optim/index.ts';
+import type { OptimConfig } from '../src/recipe/sections/optim.ts';
+import { StepRunner } from '../src/train/step.ts';
 import { Rng } from '../src/util/rng.ts';
 
 export interface StepConfig {
@@ -58,9 +62,15 @@ export function stepFlops(cfg: StepConfig): number { return 3 * forwardFlops(cfg
 
 export interface BuiltStep {
   /** Runs one training step and returns the loss. */
-  run(): number;
+  run(): Promise<number>;
   dispose(): void;
 }
+
+/** torch.optim.SGD(lr=0.1, momentum=0.9), as the peer: no weight decay, no schedule. */
+const SGD: OptimConfig = {
+  name: 'sgd', lr: 0.1, lr_scaling: 'none', momentum: 0.9, weight_decay: 0, nesterov: false, exclude_bn_bias: false,
+  trust_coefficient: 0.001, betas: [0.9, 0.999], eps: 1e-8, warmup_epochs: 0, schedule: 'constant', min_lr: 0, milestones: [], gamma: 0.1,
+};
 
 export function buildStep(cfg: StepConfig, seed = 0): BuiltStep {
   const rng = new Rng(seed);
@@ -69,14 +79,13 @@ export function buildStep(cfg: StepConfig, seed = 0): BuiltStep {
   const shape: [number, number, number, number] = [cfg.batch, cfg.size, cfg.size, cfg.backbone.inChannels];
   const v1 = tf.randomNormal(shape, 0, 1, 'float32', rng.seed()) as tf.Tensor4D;
   const v2 = tf.randomNormal(shape, 0, 1, 'float32', rng.seed()) as tf.Tensor4D;
-  const vars = method.trainable().map((p) => p.variable);
-  const opt = tf.train.momentum(0.1, 0.9);
+  const opt = createOptimizer(SGD, method.trainable());
+  const runner = new StepRunner(method, opt, method.trainable());
+  let step = 0;
   return {
-    run() {
-      const loss = opt.minimize(() => method.loss(v1, v2), true, vars)!;
-      const v = loss.dataSync()[0];
-      loss.dispose();
-      return v;
+    async run() {
+      const r = await runner.run(v1, v2, { step: step++, totalSteps: Infinity, epoch: 0 }, SGD.lr);
+      return r.loss;
     },
     dispose() {
       opt.dispose();
@@ -128,13 +137,13 @@ export interface EvalForwardTiming {
 }
 
 /** Runs `fn` `n` times; the median wall and process-CPU (user + system) milliseconds of one run. */
-function medianRun(n: number, fn: () => void): { wallMs: number; cpuMs: number } {
+async function medianRun(n: number, fn: () => unknown): Promise<{ wallMs: number; cpuMs: number }> {
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < n; i++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    fn();
+    await fn();
     wall.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
@@ -160,7 +169,7 @@ export async function timeEvalForward(cfg: StepConfig, opts: { batches: number; 
     for (let i = 0; i < opts.warmup; i++) forward();
     const before = tf.memory().numTensors;
     const prof = await tf.profile(forward);
-    const { wallMs: msPerBatch, cpuMs } = medianRun(opts.batches, forward);
+    const { wallMs: msPerBatch, cpuMs } = await medianRun(opts.batches, forward);
     return {
       batches: opts.batches, msPerBatch, cpuMsPerBatch: cpuMs, imgPerSec: cfg.batch / (msPerBatch / 1000),
       kernelsPerForward: prof.kernels.filter((k) => tf.getKernel(k.name, tf.getBackend())).length,
@@ -177,12 +186,12 @@ export async function timeStep(cfg: StepConfig, opts: { steps: number; warmup: n
   const step = buildStep(cfg);
   try {
     let loss = NaN;
-    for (let i = 0; i < opts.warmup; i++) loss = step.run();
+    for (let i = 0; i < opts.warmup; i++) loss = await step.run();
     const before = tf.memory().numTensors;
-    const prof = await tf.profile(() => { loss = step.run(); });
+    const prof = await tf.profile(async () => { loss = await step.run(); });
     // The first step creates the optimizer's slots: only later steps can show a leak.
     const leakedTensors = opts.warmup > 0 ? tf.memory().numTensors - before : NaN;
-    const { wallMs: msPerStep, cpuMs } = medianRun(opts.steps, () => { loss = step.run(); });
+    const { wallMs: msPerStep, cpuMs } = await medianRun(opts.steps, async () => { loss = await step.run(); });
     return {
       steps: opts.steps, msPerStep, cpuMsPerStep: cpuMs, imgPerSec: cfg.batch / (msPerStep / 1000),
       gflops: stepFlops(cfg) / (msPerStep / 1000) / 1e9, kernelsPerStep: prof.kernels.length,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeBackend } from '../src/backend/native.ts';
 import { nativeForTests } from './native-required.ts';
 import { nativeBatchNormTrain } from '../src/backend/native-ops.ts';
-import { batchNormAct, batchNormTrainOp, BN_EPSILON } from '../src/models/ops.ts';
+import { batchNormAct, batchNormTrainOp, BN_EPSILON, updateRunningStats, updateRunningStatsHost } from '../src/models/ops.ts';
 
 const TOL = 1e-4;
 const available = await nativeForTests(2);
@@ -275,6 +275,28 @@ describe.skipIf(!available)('batchNormAct (ops.ts): fused on native, composed el
     const cpu = await run('cpu');
     const nat = await run('native');
     expectClose(cpu, nat, 2e-4);
+  });
+});
+
+describe('running statistics updated on the host', () => {
+  it('same bits as the tfjs-op update, for n > 1 and n = 1', async () => {
+    await tf.setBackend('cpu');
+    for (const count of [37, 1]) {
+      const make = () => ({
+        gamma: tf.variable(tf.ones([300])), beta: tf.variable(tf.zeros([300])),
+        movingMean: tf.variable(rnd([300], 95), false), movingVariance: tf.variable(tf.abs(rnd([300], 96)), false),
+      });
+      const [a, b] = [make(), make()];
+      const mean = rnd([300], 97), variance = tf.abs(rnd([300], 98));
+      for (let i = 0; i < 3; i++) {
+        updateRunningStats(a, mean, variance, count);
+        updateRunningStatsHost(b, mean, variance, count);
+      }
+      expect(b.movingMean.dataSync()).toEqual(a.movingMean.dataSync());
+      expect(b.movingVariance.dataSync()).toEqual(a.movingVariance.dataSync());
+      expect(b.movingMean.dataSync()).not.toEqual(rnd([300], 95).dataSync());
+      tf.dispose([...Object.values(a), ...Object.values(b), mean, variance]);
+    }
   });
 });
 

@@ -2,6 +2,7 @@
 // the native backend may dispatch some of them to fused oneDNN kernels, which
 // must give the same numbers as the code here.
 import * as tf from '@tensorflow/tfjs';
+import { alloc, read, write } from '../backend/host-memory.ts';
 import { nativeBatchNormInfer, nativeBatchNormTrain } from '../backend/native-ops.ts';
 
 export const BN_EPSILON = 1e-5;
@@ -127,7 +128,7 @@ export function batchNormAct<T extends tf.Tensor>(x: T, v: BatchNormVars, traini
     const xg = tf.reshape(x, [-1, c]);
     const residual = act.residual ? tf.reshape(act.residual, xg.shape) : undefined;
     const r = nativeBatchNormTrain(xg, v.gamma, v.beta, BN_EPSILON, { relu: act.relu, residual });
-    updateRunningStats(v, r.mean, r.variance, xg.size / c);
+    updateRunningStatsHost(v, r.mean, r.variance, xg.size / c);
     tf.dispose([r.mean, r.variance]);
     return tf.reshape(r.y, x.shape) as T;
   }
@@ -171,7 +172,7 @@ export function fuseInference(): boolean {
   return onNative() && !tf.engine().isTapeOn();
 }
 
-function updateRunningStats(v: BatchNormVars, mean: tf.Tensor, variance: tf.Tensor, countPerGroup: number): void {
+export function updateRunningStats(v: BatchNormVars, mean: tf.Tensor, variance: tf.Tensor, countPerGroup: number): void {
   // Outside the gradient's concern: a plain in-place update of the buffers.
   tf.tidy(() => {
     const m = mean.rank > 1 ? tf.mean(tf.reshape(mean, [-1, mean.shape[mean.rank - 1]]), 0) : mean;
@@ -180,6 +181,25 @@ function updateRunningStats(v: BatchNormVars, mean: tf.Tensor, variance: tf.Tens
     v.movingMean.assign(tf.add(tf.mul(v.movingMean, 1 - BN_MOMENTUM), tf.mul(tf.reshape(m, v.movingMean.shape), BN_MOMENTUM)));
     v.movingVariance.assign(tf.add(tf.mul(v.movingVariance, 1 - BN_MOMENTUM), tf.mul(tf.reshape(unbiased, v.movingVariance.shape), BN_MOMENTUM)));
   });
+}
+
+/**
+ * updateRunningStats for [C] statistics on a host-memory backend, as one loop
+ * instead of ten tiny tfjs kernels per batch norm (~0.1 ms each on the cpu
+ * kernels, ~10 ms a ResNet-18 step). Rounds as those kernels do (each product
+ * and sum to float32), so the running statistics have the same bits.
+ */
+export function updateRunningStatsHost(v: BatchNormVars, mean: tf.Tensor, variance: tf.Tensor, count: number): void {
+  const f = Math.fround;
+  const [m, vr, mm, mv] = [read(mean), read(variance), read(v.movingMean), read(v.movingVariance)];
+  const [keep, take, unbias] = [f(1 - BN_MOMENTUM), f(BN_MOMENTUM), f(count / (count - 1))];
+  const [newMean, newVar] = [alloc(m.length), alloc(m.length)];
+  for (let i = 0; i < m.length; i++) {
+    newMean[i] = f(mm[i] * keep) + f(m[i] * take);
+    newVar[i] = f(mv[i] * keep) + f((count > 1 ? f(vr[i] * unbias) : vr[i]) * take);
+  }
+  write(v.movingMean, newMean);
+  write(v.movingVariance, newVar);
 }
 
 export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {

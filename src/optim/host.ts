@@ -9,9 +9,11 @@
 // (sums of two float32s or products computed in double and then rounded are
 // correctly rounded float32 results).
 import * as tf from '@tensorflow/tfjs';
-import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { alloc, read, write } from '../backend/host-memory.ts';
 import type { NativeAddon } from '../backend/native-addon.ts';
 import { nativeActive, nativeBackend } from '../backend/native.ts';
+
+export { alloc, read, write };
 
 /** 'auto' picks 'host' on host-memory backends and 'tensor' (plain tfjs ops) elsewhere, e.g. GPUs. */
 export type MathMode = 'auto' | 'host' | 'tensor';
@@ -28,34 +30,9 @@ export function useHostMath(mode: MathMode): boolean {
   return false;
 }
 
-/**
- * The values of a float32 tensor. Read only, and only until the tensor is disposed or
- * reassigned: on host-memory backends this is the tensor's own storage, taken from the
- * backend without dataSync(), which would mark the array as escaped and keep the native
- * backend from recycling it (a fresh 44 MB of gradients and weights a step on ResNet-18).
- */
-export function read(t: tf.Tensor): Float32Array {
-  if (t.dtype !== 'float32') throw new Error(`optimizer expects float32 tensors, got ${t.dtype}`);
-  const stored = (tf.backend() as Partial<MathBackendCPU>).data?.get(t.dataId)?.values;
-  return stored instanceof Float32Array && stored.length === t.size ? stored : (t.dataSync() as Float32Array);
-}
-
-/** An array for a parameter's or slot's next value: recycled from the native backend's pool when it is active. */
-export function alloc(n: number): Float32Array {
-  const pool = nativeActive() ? nativeBackend()?.pool : undefined;
-  return pool ? pool.alloc(n) : new Float32Array(n);
-}
-
 /** The addon's fused update kernels (same arithmetic as the host loops) when the native backend is active. */
 export function nativeUpdates(): NativeAddon | null {
   return nativeActive() ? nativeBackend()?.addon ?? null : null;
-}
-
-/** Replaces a variable's value with `data` (which the variable then owns; do not touch it again). */
-export function write(v: tf.Variable, data: Float32Array): void {
-  const t = tf.tensor(data, v.shape, 'float32');
-  v.assign(t);
-  t.dispose();
 }
 
 /** As tf.sqrt(tf.sum(tf.square(x))) on the cpu backend: float32 squares, double accumulation. */
