@@ -23,6 +23,17 @@ constexpr size_t kMaxCached = 2048;
 // streams 4 MB in well under a millisecond.
 constexpr int64_t kParallelMin = 1 << 20;
 
+// The addon is compiled for baseline x86-64 (SSE2) so that it runs on any
+// machine it is copied to; its own compute-bound loops (batch-norm sums in
+// double) get AVX2 and AVX-512 clones, picked once at load time. -ffp-contract=off
+// keeps every clone's float arithmetic identical (no fused multiply-adds), and
+// the loops vectorise across channels, so the sums' order does not change either.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SELFSUP_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SELFSUP_VECTOR_CLONES
+#endif
+
 struct Context {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};

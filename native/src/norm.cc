@@ -17,6 +17,19 @@ inline void rowRange(int64_t M, int t, int T, int64_t &r0, int64_t &r1) {
   r1 = M * (t + 1) / T;
 }
 
+// One thread's share of the channel sums and sums of squares (in double).
+SELFSUP_VECTOR_CLONES void statsRows(const float *x, int64_t r0, int64_t r1, int64_t C, double *s, double *q) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = x + r * C;
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) {
+      const double v = xr[c];
+      s[c] += v;
+      q[c] += v * v;
+    }
+  }
+}
+
 // bnStats(x, mean, var, [M, C]): per-channel batch mean and biased variance.
 Napi::Value BnStats(const Napi::CallbackInfo &info) {
   std::vector<int64_t> mc = intsArg(info, 3, 2, "shape");
@@ -30,18 +43,9 @@ Napi::Value BnStats(const Napi::CallbackInfo &info) {
 #pragma omp parallel num_threads(nt) if (M * C > kParallelMin)
   {
     const int t = omp_get_thread_num(), T = omp_get_num_threads();
-    double *s = &part[size_t(t) * 2 * C], *q = s + C;
     int64_t r0, r1;
     rowRange(M, t, T, r0, r1);
-    for (int64_t r = r0; r < r1; r++) {
-      const float *xr = x + r * C;
-#pragma omp simd
-      for (int64_t c = 0; c < C; c++) {
-        const double v = xr[c];
-        s[c] += v;
-        q[c] += v * v;
-      }
-    }
+    statsRows(x, r0, r1, C, &part[size_t(t) * 2 * C], &part[size_t(t) * 2 * C] + C);
   }
   for (int64_t c = 0; c < C; c++) {
     double s = 0, q = 0;
@@ -97,7 +101,7 @@ Napi::Value BnForward(const Napi::CallbackInfo &info) {
 // and the residual output so the inner loop has no per-element branches on
 // pointers and vectorises (a masked loop with a null check ran 10x slower).
 template <bool kMask, bool kResidual>
-void bwdSums(const float *dy, const float *x, const float *y, const float *mean, float *dr, int64_t r0, int64_t r1,
+SELFSUP_VECTOR_CLONES void bwdSums(const float *dy, const float *x, const float *y, const float *mean, float *dr, int64_t r0, int64_t r1,
              int64_t C, double *sg, double *sgx) {
   for (int64_t r = r0; r < r1; r++) {
     const float *dyr = dy + r * C, *xr = x + r * C;
@@ -114,10 +118,9 @@ void bwdSums(const float *dy, const float *x, const float *y, const float *mean,
 }
 
 template <bool kMask>
-void bwdDx(const float *dy, const float *x, const float *y, float *dx, int64_t M, int64_t C, const float *a1,
-           const float *a2, const float *a3) {
-#pragma omp parallel for schedule(static) if (M * C > kParallelMin)
-  for (int64_t r = 0; r < M; r++) {
+SELFSUP_VECTOR_CLONES void bwdDxRows(const float *dy, const float *x, const float *y, float *dx, int64_t r0, int64_t r1,
+                                     int64_t C, const float *a1, const float *a2, const float *a3) {
+  for (int64_t r = r0; r < r1; r++) {
     const float *dyr = dy + r * C, *xr = x + r * C;
     const float *yr = kMask ? y + r * C : nullptr;
     float *dxr = dx + r * C;
@@ -126,6 +129,17 @@ void bwdDx(const float *dy, const float *x, const float *y, float *dx, int64_t M
       const float g = kMask ? dyr[c] * float(yr[c] > 0.f) : dyr[c];  // dy * step(y), as TF.js; branch-free
       dxr[c] = a1[c] * g + a2[c] * xr[c] + a3[c];
     }
+  }
+}
+
+template <bool kMask>
+void bwdDx(const float *dy, const float *x, const float *y, float *dx, int64_t M, int64_t C, const float *a1,
+           const float *a2, const float *a3) {
+#pragma omp parallel if (M * C > kParallelMin)
+  {
+    int64_t r0, r1;
+    rowRange(M, omp_get_thread_num(), omp_get_num_threads(), r0, r1);
+    bwdDxRows<kMask>(dy, x, y, dx, r0, r1, C, a1, a2, a3);
   }
 }
 
