@@ -38,7 +38,7 @@ beforeAll(async () => { await tf.setBackend('cpu'); });
 afterAll(async () => { await tf.setBackend('cpu'); });
 
 describe.skipIf(!available)('native conv: small stride-1 outputs on the direct kernel', () => {
-  type Case = { x: number[]; f: number[]; pad: 'same' | 'valid'; bias?: boolean };
+  type Case = { x: number[]; f: number[]; pad: 'same' | 'valid'; bias?: boolean; stride?: number };
   const cases: Case[] = [
     { x: [2, 4, 4, 64], f: [3, 3, 64, 64], pad: 'same' },
     { x: [3, 4, 4, 24], f: [3, 3, 24, 40], pad: 'same' },
@@ -63,8 +63,8 @@ describe.skipIf(!available)('native conv: small stride-1 outputs on the direct k
       const [cpu, nat] = await onBoth(() => {
         const x = rnd(c.x, 1), w = rnd(c.f, 2), b = rnd([c.f[3]], 3);
         const conv = (a: tf.Tensor, k: tf.Tensor, bb: tf.Tensor) => c.bias
-          ? tf.fused.conv2d({ x: a as tf.Tensor4D, filter: k as tf.Tensor4D, strides: 1, pad: c.pad, bias: bb, activation: 'relu' })
-          : tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, 1, c.pad);
+          ? tf.fused.conv2d({ x: a as tf.Tensor4D, filter: k as tf.Tensor4D, strides: c.stride ?? 1, pad: c.pad, bias: bb, activation: 'relu' })
+          : tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, c.stride ?? 1, c.pad);
         const y = conv(x, w, b);
         const r = rnd(y.shape, 4);
         const loss = (a: tf.Tensor, k: tf.Tensor, bb?: tf.Tensor) => tf.sum(tf.mul(conv(a, k, bb ?? b), r));
@@ -75,6 +75,32 @@ describe.skipIf(!available)('native conv: small stride-1 outputs on the direct k
       expect(tf.memory().numTensors).toBe(before);
     }
   }
+
+  // Filters move between TF.js's hwio and the primitives' blocked layouts by
+  // hand-written copies (native/src/weights.cc) where the layout is one they know
+  // and unpadded, by oneDNN's reorder otherwise: both must give cpu's numbers.
+  it('filter copies to and from the blocked layouts: forward and both gradients match cpu', async () => {
+    const addon = nativeBackend()!.addon;
+    const filterCases: Case[] = [
+      { x: [4, 8, 8, 16], f: [3, 3, 16, 16], pad: 'same' },
+      { x: [4, 8, 8, 32], f: [3, 3, 32, 32], pad: 'same' },
+      { x: [4, 8, 8, 48], f: [3, 3, 48, 48], pad: 'same' }, // 48 channels in 32-blocks: padded, oneDNN reorder
+      { x: [2, 8, 8, 64], f: [3, 3, 64, 128], pad: 'same', stride: 2 },
+      { x: [2, 8, 8, 64], f: [1, 1, 64, 128], pad: 'same', stride: 2 },
+      { x: [4, 4, 4, 64], f: [3, 3, 64, 64], pad: 'same', bias: true },
+      { x: [2, 6, 6, 3], f: [3, 3, 3, 24], pad: 'same' },
+    ];
+    const seen = new Set<string>();
+    let avx512 = true;
+    for (const c of filterCases) {
+      await check(c);
+      const impl = addon.convImplementations(shapeOf(c.x, c.f, c.stride ?? 1, c.pad));
+      avx512 &&= impl.forward.includes('avx512');
+      for (const v of Object.values(impl.filterCopies)) seen.add(v);
+    }
+    // Which layouts oneDNN asks for depends on the ISA; on AVX-512 these shapes use every hand-written copy.
+    if (avx512) for (const l of ['Acdb16a', 'Acdb32a', 'Acdb64a', 'ABcd16b16a', 'ABcd16a16b', 'reorder']) expect(seen, l).toContain(l);
+  });
 
   it('the 4x4 stride-1 3x3 forward does not run brgconv, its backward-data runs that forward; stride 2 and large outputs keep oneDNN\'s first choice', () => {
     const addon = nativeBackend()!.addon;

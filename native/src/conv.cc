@@ -3,6 +3,7 @@
 // caller's Float32Arrays. Activations stay NHWC (no reorder on the hot path);
 // only the small filter is reordered to the primitive's blocked layout.
 #include "context.hpp"
+#include "weights.hpp"
 #include <cstring>
 #include <omp.h>
 
@@ -74,23 +75,6 @@ convolution_forward::primitive_desc fwdPrimitiveDesc(const Context &c, const Con
   }
   return convolution_forward::primitive_desc(d, attr, c.eng);
 }
-
-// A user-layout weight buffer plus, when the primitive wants another layout,
-// the blocked copy and the reorder between them.
-struct Weights {
-  memory user, prim;
-  reorder toPrim, fromPrim;
-  bool needReorder = false;
-  void init(const engine &eng, const memory::desc &userMd, const memory::desc &primMd, bool toPrimitive) {
-    user = memory(userMd, eng, nullptr);
-    needReorder = userMd != primMd;
-    prim = needReorder ? memory(primMd, eng) : user;
-    if (needReorder) {
-      if (toPrimitive) toPrim = reorder(user, prim);
-      else fromPrim = reorder(prim, user);
-    }
-  }
-};
 
 struct ConvFwd {
   convolution_forward prim;
@@ -234,7 +218,7 @@ Napi::Value Conv2d(const Napi::CallbackInfo &info) {
   e.src.set_data_handle(x);
   e.dst.set_data_handle(y);
   e.w.user.set_data_handle(w);
-  if (e.w.needReorder) e.w.toPrim.execute(c.strm, e.w.user, e.w.prim);
+  e.w.copyToPrimitive(c.strm);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, e.w.prim}, {DNNL_ARG_DST, e.dst}};
   if (e.hasBias) {
     e.bias.set_data_handle(b);
@@ -270,7 +254,7 @@ Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo &info) {
   e.diffDst.set_data_handle(dy);
   e.diffSrc.set_data_handle(dx);
   e.w.user.set_data_handle(w);
-  if (e.w.needReorder) e.w.toPrim.execute(c.strm, e.w.user, e.w.prim);
+  e.w.copyToPrimitive(c.strm);
   e.prim.execute(c.strm, {{DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_WEIGHTS, e.w.prim}, {DNNL_ARG_DIFF_SRC, e.diffSrc}});
   c.strm.wait();
   return info.Env().Undefined();
@@ -289,7 +273,7 @@ Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo &info) {
   e.diffDst.set_data_handle(dy);
   e.w.user.set_data_handle(dw);
   e.prim.execute(c.strm, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_DIFF_WEIGHTS, e.w.prim}});
-  if (e.w.needReorder) e.w.fromPrim.execute(c.strm, e.w.prim, e.w.user);
+  e.w.copyFromPrimitive(c.strm);
   c.strm.wait();
   return info.Env().Undefined();
 }
@@ -314,6 +298,12 @@ Napi::Value ConvImplementations(const Napi::CallbackInfo &info) {
   o.Set("backwardData", flippedShape(c, s, fv) ? "forward(flipped filter) " + implOf(bwdDataFlipEntry(c, s, kv, fv).prim)
                                                : implOf(bwdDataEntry(c, s, kv).prim));
   o.Set("backwardWeights", implOf(bwdWeightsEntry(c, s, kv).prim));
+  // How each filter reaches its primitive: "hwio" (as is), a hand-written copy's layout, or "reorder" (oneDNN).
+  Napi::Object w = Napi::Object::New(info.Env());
+  w.Set("forward", fwdEntry(c, s, kv, false, false).w.describe());
+  w.Set("backwardData", flippedShape(c, s, fv) ? std::string("flipped taps") : bwdDataEntry(c, s, kv).w.describe());
+  w.Set("backwardWeights", bwdWeightsEntry(c, s, kv).w.describe());
+  o.Set("filterCopies", w);
   return o;
 }
 

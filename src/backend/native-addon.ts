@@ -31,7 +31,11 @@ export interface NativeAddon {
   conv2dBackpropInput(dy: F32, w: F32, dx: F32, shape: number[]): void;
   conv2dBackpropFilter(x: F32, dy: F32, dw: F32, shape: number[]): void;
   /** The oneDNN implementation each convolution primitive for this shape runs (e.g. 'jit:avx512_core'). */
-  convImplementations(shape: number[]): { forward: string; backwardData: string; backwardWeights: string };
+  convImplementations(shape: number[]): {
+    forward: string; backwardData: string; backwardWeights: string;
+    /** How each filter reaches its primitive: 'hwio' (as is), a hand-copied blocked layout (e.g. 'Acdb64a'), 'reorder' (oneDNN's), 'flipped taps'. */
+    filterCopies: { forward: string; backwardData: string; backwardWeights: string };
+  };
   /** shape = [batch, m, n, k, transposeA, transposeB] */
   matmul(a: F32, b: F32, bias: F32 | null, c: F32, shape: number[], relu: boolean): void;
   /** shape = [M, C] for channels-last data viewed as M rows of C channels. */
