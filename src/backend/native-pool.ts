@@ -10,12 +10,15 @@
 // itself), or aliased by a kernel that made a view of it (the cpu Slice kernel
 // returns subarrays) or stored it under a new tensor.
 export class BufferPool {
+  /** Idle arrays by length; within a length, oldest release first. */
   private readonly free = new Map<number, Float32Array[]>();
+  /** Every idle array, oldest release first: what goes when the pool is over its budget. */
+  private readonly idle = new Set<Float32Array>();
   private readonly owned = new WeakMap<ArrayBuffer, Float32Array>();
   private pooledBytes = 0;
 
   /**
-   * @param maxBytes most bytes kept idle in the pool; beyond that, released arrays go to the GC.
+   * @param maxBytes most bytes kept idle in the pool; beyond that, the least recently released arrays go to the GC.
    * @param minLength arrays shorter than this are not pooled (allocation is cheap).
    */
   constructor(readonly maxBytes = 1 << 30, readonly minLength = 1 << 14) {}
@@ -24,20 +27,31 @@ export class BufferPool {
   alloc(n: number): Float32Array {
     if (n < this.minLength) return new Float32Array(n);
     const list = this.free.get(n);
-    const a = list?.pop() ?? new Float32Array(n);
+    const reused = list?.pop();
     if (list && list.length === 0) this.free.delete(n);
-    if (a !== undefined && this.owned.get(a.buffer as ArrayBuffer) === a) this.pooledBytes -= a.byteLength;
+    if (reused) {
+      this.idle.delete(reused);
+      this.pooledBytes -= reused.byteLength;
+    }
+    const a = reused ?? new Float32Array(n);
     this.owned.set(a.buffer as ArrayBuffer, a);
     return a;
   }
 
-  /** Called when the tensor holding `a` is disposed: recycle it if we still own it. */
+  /**
+   * Called when the tensor holding `a` is disposed: recycle it if we still own it.
+   * Over budget, the least recently released arrays are dropped, not the new one:
+   * otherwise a workload's leftovers (evaluation at another batch size, a bigger
+   * model) would fill the pool for good and every later allocation would miss.
+   */
   release(a: Float32Array): void {
-    if (this.owned.get(a.buffer as ArrayBuffer) !== a || a.byteOffset !== 0) return;
-    if (this.pooledBytes + a.byteLength > this.maxBytes) { this.owned.delete(a.buffer as ArrayBuffer); return; }
+    if (this.owned.get(a.buffer as ArrayBuffer) !== a || a.byteOffset !== 0 || this.idle.has(a)) return;
+    if (a.byteLength > this.maxBytes) { this.owned.delete(a.buffer as ArrayBuffer); return; }
     const list = this.free.get(a.length);
     if (list) list.push(a); else this.free.set(a.length, [a]);
+    this.idle.add(a);
     this.pooledBytes += a.byteLength;
+    while (this.pooledBytes > this.maxBytes) this.evictOldest();
   }
 
   /** `buffer` is now visible outside the backend's bookkeeping: never recycle it. */
@@ -47,14 +61,24 @@ export class BufferPool {
 
   /** Drops every idle array (e.g. after a large one-off workload). */
   clear(): void {
-    for (const list of this.free.values()) for (const a of list) this.owned.delete(a.buffer as ArrayBuffer);
+    for (const a of this.idle) this.owned.delete(a.buffer as ArrayBuffer);
     this.free.clear();
+    this.idle.clear();
     this.pooledBytes = 0;
   }
 
   stats(): { idleArrays: number; idleBytes: number } {
-    let n = 0;
-    for (const l of this.free.values()) n += l.length;
-    return { idleArrays: n, idleBytes: this.pooledBytes };
+    return { idleArrays: this.idle.size, idleBytes: this.pooledBytes };
+  }
+
+  private evictOldest(): void {
+    const oldest = this.idle.values().next().value as Float32Array;
+    this.idle.delete(oldest);
+    // Its length's list is in release order too, so the oldest of that length is first.
+    const list = this.free.get(oldest.length)!;
+    list.splice(list.indexOf(oldest), 1);
+    if (list.length === 0) this.free.delete(oldest.length);
+    this.owned.delete(oldest.buffer as ArrayBuffer);
+    this.pooledBytes -= oldest.byteLength;
   }
 }
