@@ -10,7 +10,8 @@
         "src/eltwise.cc",
         "src/pool.cc",
         "src/optim.cc",
-        "src/weights.cc"
+        "src/weights.cc",
+        "src/image.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],

@@ -156,6 +156,35 @@ describe.skipIf(!available)('native backend kernels vs cpu', () => {
     expect(nativeBackend()!.counts.native.get('SelfsupReluGrad')).toBe(fused + 2);
   });
 
+  it('clipByValue: same bits as cpu, with NaN, bounds exact and inexact in float32', async () => {
+    const before = nativeBackend()!.counts.native.get('ClipByValue') ?? 0;
+    const [cpu, nat] = await onBoth(() => {
+      const a = rnd([3, 17, 13, 11], 41);
+      const withNaN = tf.where(tf.greater(a, 2.5), tf.fill(a.shape, NaN), a);
+      // 0.1 and 0.7 are not float32 values: values next to them decide the comparison.
+      const near = tf.add(tf.mul(tf.floor(tf.mul(a, 4)), 0.1), tf.fill(a.shape, Math.fround(0.1)));
+      return [tf.clipByValue(withNaN, 0, 1), tf.clipByValue(a, -0.5, 0.25), tf.clipByValue(near, 0.1, 0.7), tf.clipByValue(a, -1e-40, 1e-40)];
+    });
+    cpu.forEach((c, i) => expect(nat[i]).toEqual(c));
+    expect(nativeBackend()!.counts.native.get('ClipByValue')).toBe(before + 4);
+  });
+
+  it('cropAndResize (bilinear): same bits as cpu, with boxes outside the image, flipped, 1-pixel crops and a bad box index', async () => {
+    const before = nativeBackend()!.counts.native.get('CropAndResize') ?? 0;
+    const boxes = [[0.1, 0.2, 0.8, 0.9], [0.9, 0.7, 0.1, 0.05], [-0.3, -0.2, 1.4, 1.1], [0, 0, 1, 1], [0.33, 0.41, 0.34, 0.42], [0.2, 0.2, 0.6, 0.6]];
+    const [cpu, nat] = await onBoth(() => {
+      const image = rnd([3, 19, 23, 3], 43);
+      const b = tf.tensor2d(boxes), ind = tf.tensor1d([0, 2, 1, 0, 2, 7], 'int32'); // 7: no such image, left at zero
+      return [
+        tf.image.cropAndResize(image as tf.Tensor4D, b, ind, [32, 27], 'bilinear', -2),
+        tf.image.cropAndResize(image as tf.Tensor4D, b, ind, [1, 1], 'bilinear', 0.5),
+        tf.image.cropAndResize(image as tf.Tensor4D, b, ind, [9, 40], 'nearest'), // stays on the cpu kernel
+      ];
+    });
+    cpu.forEach((c, i) => expect(nat[i]).toEqual(c));
+    expect(nativeBackend()!.counts.native.get('CropAndResize')).toBe(before + 2);
+  });
+
   it('broadcasting add, mul, sub, div (row vectors, scalars, middle axes, both sides)', async () => {
     const [cpu, nat] = await onBoth(() => {
       const x = rnd([4, 9, 7, 32], 32), row = rnd([32], 33), col = rnd([4, 9, 7, 1], 34), mid = rnd([4, 1, 1, 32], 35);

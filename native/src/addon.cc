@@ -101,6 +101,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   initEltwise(env, exports);
   initPool(env, exports);
   initOptim(env, exports);
+  initImage(env, exports);
   return exports;
 }
 

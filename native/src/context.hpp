@@ -72,3 +72,4 @@ void initNorm(Napi::Env env, Napi::Object exports);
 void initEltwise(Napi::Env env, Napi::Object exports);
 void initPool(Napi::Env env, Napi::Object exports);
 void initOptim(Napi::Env env, Napi::Object exports);
+void initImage(Napi::Env env, Napi::Object exports);

@@ -116,6 +116,29 @@ Napi::Value Relu(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// clip(x, y, n, lo, hi): as TF.js's cpu ClipByValue, comparing in double with
+// the attribute values and writing them rounded to float32; NaN passes through.
+Napi::Value Clip(const Napi::CallbackInfo &info) {
+  const size_t n = lenArg(info, 2);
+  const float *x = f32Arg(info, 0, n, "x");
+  float *y = f32Arg(info, 1, n, "y");
+  const double lo = info[3].As<Napi::Number>().DoubleValue(), hi = info[4].As<Napi::Number>().DoubleValue();
+  const float loF = float(lo), hiF = float(hi);
+  const int64_t N = int64_t(n);
+  if (double(loF) == lo && double(hiF) == hi) {
+    // Bounds exact in float32 (0, 1, 255...): the float comparison is the same test.
+#pragma omp parallel for simd schedule(static) if (N > kParallelMin)
+    for (int64_t i = 0; i < N; i++) y[i] = x[i] > hiF ? hiF : (x[i] < loF ? loF : x[i]);
+  } else {
+#pragma omp parallel for simd schedule(static) if (N > kParallelMin)
+    for (int64_t i = 0; i < N; i++) {
+      const double v = x[i];
+      y[i] = v > hi ? hiF : (v < lo ? loF : x[i]);
+    }
+  }
+  return info.Env().Undefined();
+}
+
 // reluGrad(dy, x, dx, n): dx = dy * step(x), exactly TF.js's Relu gradient
 // (step(NaN) = NaN; 0 * inf = NaN is kept), in one pass instead of three.
 Napi::Value ReluGrad(const Napi::CallbackInfo &info) {
@@ -194,6 +217,7 @@ void initEltwise(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("binaryStrided", Napi::Function::New(env, BinaryStrided));
   exports.Set("relu", Napi::Function::New(env, Relu));
+  exports.Set("clip", Napi::Function::New(env, Clip));
   exports.Set("reluGrad", Napi::Function::New(env, ReluGrad));
   exports.Set("step", Napi::Function::New(env, Step));
   exports.Set("sumMiddle", Napi::Function::New(env, SumMiddle));

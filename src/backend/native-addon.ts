@@ -51,6 +51,8 @@ export interface NativeAddon {
   /** Broadcasting: out (dense, shape dims) from a and b read with the given strides (innermost 0 or 1). */
   binaryStrided(a: F32, b: F32, out: F32, dims: number[], stridesA: number[], stridesB: number[], op: 0 | 1 | 2 | 3): void;
   relu(x: F32, y: F32, n: number): void;
+  /** y = min(max(x, lo), hi) as TF.js's ClipByValue (NaN passes through). */
+  clip(x: F32, y: F32, n: number, lo: number, hi: number): void;
   /** dx = dy * step(x), TF.js's Relu gradient. */
   reluGrad(dy: F32, x: F32, dx: F32, n: number): void;
   step(x: F32, y: F32, n: number, alpha: number): void;
@@ -58,6 +60,8 @@ export interface NativeAddon {
   sumMiddle(x: F32, out: F32, shape: number[]): void;
   poolForward(x: F32, y: F32, shape: number[], isMax: boolean): void;
   poolBackward(dy: F32, x: F32 | null, dx: F32, shape: number[], isMax: boolean): void;
+  /** tf.image.cropAndResize, bilinear; shape = [batch, imageH, imageW, channels, boxes, cropH, cropW]. */
+  cropAndResize(image: F32, boxes: F32, boxInd: Int32Array, out: F32, shape: number[], extrapolation: number): void;
   /** One SGD step over n values (src/optim/sgd.ts's arithmetic); v/vOut null without momentum. Outputs may alias inputs. */
   sgdUpdate(w: F32, g: F32, v: F32 | null, wOut: F32, vOut: F32 | null, n: number,
     mu: number, wd: number, lr: number, decay: boolean, nesterov: boolean): void;

@@ -224,6 +224,31 @@ const relu: NativeImpl = ({ inputs, backend }, addon) => {
   return out(backend, [...inputs.x!.shape], y);
 };
 
+/** tf.clipByValue: 8 passes per augmented batch (the colour jitter clamps after each op). */
+const clipByValue: NativeImpl = ({ inputs, backend, attrs }, addon) => {
+  const xv = f32(backend, inputs.x);
+  if (!xv || xv.length < SMALL) return null;
+  const { clipValueMin, clipValueMax } = attrs as { clipValueMin: number; clipValueMax: number };
+  const y = alloc(backend, xv.length);
+  addon.clip(xv, y, y.length, clipValueMin, clipValueMax);
+  return out(backend, [...inputs.x!.shape], y);
+};
+
+/** tf.image.cropAndResize, bilinear (RandomResizedCrop's resize); 'nearest' stays on the cpu kernel. */
+const cropAndResize: NativeImpl = ({ inputs, backend, attrs }, addon) => {
+  const { image, boxes, boxInd } = inputs;
+  const a = attrs as { cropSize: [number, number]; method: string; extrapolationValue: number };
+  const iv = f32(backend, image), bv = f32(backend, boxes);
+  const ind = boxInd ? backend.data.get(boxInd.dataId)?.values : undefined;
+  if (!iv || !bv || !(ind instanceof Int32Array) || a.method !== 'bilinear' || image!.shape.length !== 4) return null;
+  const [batch, ih, iw, c] = image!.shape;
+  const [ch, cw] = a.cropSize;
+  const nb = boxes!.shape[0];
+  const y = alloc(backend, nb * ch * cw * c);
+  addon.cropAndResize(iv, bv, ind, y, [batch, ih, iw, c, nb, ch, cw], a.extrapolationValue);
+  return out(backend, [nb, ch, cw, c], y);
+};
+
 const step: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const xv = f32(backend, inputs.x);
   if (!xv || xv.length < SMALL) return null;
@@ -371,6 +396,8 @@ export const NATIVE_KERNELS: Record<string, NativeImpl> = {
   Sub: binary(2),
   RealDiv: binary(3),
   Relu: relu,
+  ClipByValue: clipByValue,
+  CropAndResize: cropAndResize,
   Step: step,
   Sum: reduce(false),
   Mean: reduce(true),
