@@ -169,6 +169,25 @@ describe.skipIf(!available)('native backend kernels vs cpu', () => {
     expect(nativeBackend()!.counts.native.get('ClipByValue')).toBe(before + 4);
   });
 
+  it('exp: within a float32 ulp of cpu, including overflow, underflow and NaN', async () => {
+    const before = nativeBackend()!.counts.native.get('Exp') ?? 0;
+    const [cpu, nat] = await onBoth(() => {
+      const a = tf.mul(rnd([96, 97], 44), 30);
+      const withNaN = tf.where(tf.greater(a, 80), tf.fill(a.shape, NaN), a);
+      return [tf.exp(withNaN), tf.exp(tf.mul(a, 4))];
+    });
+    for (let i = 0; i < cpu.length; i++) {
+      let worst = 0;
+      cpu[i].forEach((c, k) => {
+        const n = nat[i][k];
+        if (Number.isNaN(c) || !Number.isFinite(c) || c === 0) expect(Object.is(n, c), `${c} vs ${n}`).toBe(true);
+        else worst = Math.max(worst, Math.abs(n - c) / Math.abs(c));
+      });
+      expect(worst).toBeLessThanOrEqual(2 ** -23);
+    }
+    expect(nativeBackend()!.counts.native.get('Exp')).toBe(before + 2);
+  });
+
   it('cropAndResize (bilinear): same bits as cpu, with boxes outside the image, flipped, 1-pixel crops and a bad box index', async () => {
     const before = nativeBackend()!.counts.native.get('CropAndResize') ?? 0;
     const boxes = [[0.1, 0.2, 0.8, 0.9], [0.9, 0.7, 0.1, 0.05], [-0.3, -0.2, 1.4, 1.1], [0, 0, 1, 1], [0.33, 0.41, 0.34, 0.42], [0.2, 0.2, 0.6, 0.6]];

@@ -3,6 +3,7 @@
 // and sums over the middle axis of a [A, R, C] view (bias gradients, global
 // average pooling). Small arrays stay on one thread (see kParallelMin).
 #include "context.hpp"
+#include <cmath>
 #include <omp.h>
 
 namespace {
@@ -139,6 +140,27 @@ Napi::Value Clip(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// exp(x, y, n): TF.js's cpu Exp computes Math.exp in double and rounds to float32;
+// this is glibc's exp in double, rounded the same way (the two agree to the float
+// except, rarely, where the double result sits on a rounding boundary).
+SELFSUP_VECTOR_CLONES void expRows(const float *x, float *y, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; i++) y[i] = float(std::exp(double(x[i])));
+}
+
+Napi::Value Exp(const Napi::CallbackInfo &info) {
+  const size_t n = lenArg(info, 2);
+  const float *x = f32Arg(info, 0, n, "x");
+  float *y = f32Arg(info, 1, n, "y");
+  const int64_t N = int64_t(n);
+  // exp costs ~20x a memory pass per element: worth two threads well below kParallelMin.
+#pragma omp parallel if (N > (1 << 15))
+  {
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+    expRows(x, y, N * t / T, N * (t + 1) / T);
+  }
+  return info.Env().Undefined();
+}
+
 // reluGrad(dy, x, dx, n): dx = dy * step(x), exactly TF.js's Relu gradient
 // (step(NaN) = NaN; 0 * inf = NaN is kept), in one pass instead of three.
 Napi::Value ReluGrad(const Napi::CallbackInfo &info) {
@@ -218,6 +240,7 @@ void initEltwise(Napi::Env env, Napi::Object exports) {
   exports.Set("binaryStrided", Napi::Function::New(env, BinaryStrided));
   exports.Set("relu", Napi::Function::New(env, Relu));
   exports.Set("clip", Napi::Function::New(env, Clip));
+  exports.Set("exp", Napi::Function::New(env, Exp));
   exports.Set("reluGrad", Napi::Function::New(env, ReluGrad));
   exports.Set("step", Napi::Function::New(env, Step));
   exports.Set("sumMiddle", Napi::Function::New(env, SumMiddle));

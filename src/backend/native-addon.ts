@@ -51,6 +51,8 @@ export interface NativeAddon {
   /** Broadcasting: out (dense, shape dims) from a and b read with the given strides (innermost 0 or 1). */
   binaryStrided(a: F32, b: F32, out: F32, dims: number[], stridesA: number[], stridesB: number[], op: 0 | 1 | 2 | 3): void;
   relu(x: F32, y: F32, n: number): void;
+  /** y = exp(x), computed in double and rounded to float32 as TF.js's cpu kernel. */
+  exp(x: F32, y: F32, n: number): void;
   /** y = min(max(x, lo), hi) as TF.js's ClipByValue (NaN passes through). */
   clip(x: F32, y: F32, n: number, lo: number, hi: number): void;
   /** dx = dy * step(x), TF.js's Relu gradient. */

@@ -224,6 +224,15 @@ const relu: NativeImpl = ({ inputs, backend }, addon) => {
   return out(backend, [...inputs.x!.shape], y);
 };
 
+/** tf.exp: the softmax of every contrastive loss ([2N, 2N] logits, forward and gradient). */
+const exp: NativeImpl = ({ inputs, backend }, addon) => {
+  const xv = f32(backend, inputs.x);
+  if (!xv || xv.length < SMALL) return null;
+  const y = alloc(backend, xv.length);
+  addon.exp(xv, y, y.length);
+  return out(backend, [...inputs.x!.shape], y);
+};
+
 /** tf.clipByValue: 8 passes per augmented batch (the colour jitter clamps after each op). */
 const clipByValue: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const xv = f32(backend, inputs.x);
@@ -397,6 +406,7 @@ export const NATIVE_KERNELS: Record<string, NativeImpl> = {
   RealDiv: binary(3),
   Relu: relu,
   ClipByValue: clipByValue,
+  Exp: exp,
   CropAndResize: cropAndResize,
   Step: step,
   Sum: reduce(false),
