@@ -1,7 +1,7 @@
 // SimCLR (Chen et al., 2020): encode both views with one network, project, and
 // contrast each view against the other 2N-2 views of the batch with NT-Xent.
 import * as tf from '@tensorflow/tfjs';
-import { ntXentLoss } from '../losses/ntxent.ts';
+import { ntXentLossStacked } from '../losses/ntxent.ts';
 import { buildProjectionHead } from '../models/heads.ts';
 import { disposeModule, type Backbone, type Module, type NamedVariable } from '../models/module.ts';
 import type { Rng } from '../util/rng.ts';
@@ -26,10 +26,9 @@ export class SimCLR implements Method {
   loss(view1: tf.Tensor4D, view2: tf.Tensor4D): tf.Scalar {
     // One forward pass over both views: batch-norm statistics then span all 2N
     // views, as in the paper's implementation (global BN over the full batch).
-    const n = view1.shape[0];
     const x = tf.concat([view1, view2], 0);
     const z = this.head.apply(this.backbone.apply(x, true), true) as tf.Tensor2D;
-    return ntXentLoss(z.slice([0, 0], [n, -1]), z.slice([n, 0], [n, -1]), this.opts.temperature);
+    return ntXentLossStacked(z, this.opts.temperature);
   }
 
   dispose(): void { disposeModule(this.backbone); disposeModule(this.head); }
