@@ -35,37 +35,35 @@ inline int64_t tile(const Weights &w, int64_t ob, int64_t ib, int64_t h, int64_t
   return (((ob * (w.ic / 16) + ib) * w.kh + h) * w.kw + x) * 256;
 }
 
-// ABcd16b16a <-> hwio: within a tile, i-major rows of 16 output channels, as in hwio.
-template <bool kToBlocked>
-void abcd16b16a(const Weights &w, const float *src, float *dst) {
+// f(tileOffset, hwioOffsetOfTileCorner) for every 16x16 (output x input channel)
+// tile of an ABcd16?16? layout, the tiles spread over the threads.
+template <class F>
+void forEachTile(const Weights &w, F f) {
   const int64_t OB = w.oc / 16, IB = w.ic / 16;
 #pragma omp parallel for collapse(2) schedule(static) if (w.oc * w.ic * w.kh * w.kw > kParallelFilter)
   for (int64_t ob = 0; ob < OB; ob++)
     for (int64_t ib = 0; ib < IB; ib++)
       for (int64_t h = 0; h < w.kh; h++)
-        for (int64_t x = 0; x < w.kw; x++) {
-          const int64_t t = tile(w, ob, ib, h, x);
-          for (int64_t ii = 0; ii < 16; ii++) {
-            const int64_t u = hwio(w, ob * 16, ib * 16 + ii, h, x);
-            if (kToBlocked) std::memcpy(dst + t + ii * 16, src + u, 16 * sizeof(float));
-            else std::memcpy(dst + u, src + t + ii * 16, 16 * sizeof(float));
-          }
-        }
+        for (int64_t x = 0; x < w.kw; x++) f(tile(w, ob, ib, h, x), hwio(w, ob * 16, ib * 16, h, x));
+}
+
+// ABcd16b16a <-> hwio: within a tile, i-major rows of 16 output channels, as in hwio.
+template <bool kToBlocked>
+void abcd16b16a(const Weights &w, const float *src, float *dst) {
+  forEachTile(w, [&](int64_t t, int64_t u) {
+    for (int64_t ii = 0; ii < 16; ii++) {
+      if (kToBlocked) std::memcpy(dst + t + ii * 16, src + u + ii * w.oc, 16 * sizeof(float));
+      else std::memcpy(dst + u + ii * w.oc, src + t + ii * 16, 16 * sizeof(float));
+    }
+  });
 }
 
 // hwio -> ABcd16a16b: within a tile, o-major rows of 16 input channels (a transpose).
 void toAbcd16a16b(const Weights &w, const float *src, float *dst) {
-  const int64_t OB = w.oc / 16, IB = w.ic / 16;
-#pragma omp parallel for collapse(2) schedule(static) if (w.oc * w.ic * w.kh * w.kw > kParallelFilter)
-  for (int64_t ob = 0; ob < OB; ob++)
-    for (int64_t ib = 0; ib < IB; ib++)
-      for (int64_t h = 0; h < w.kh; h++)
-        for (int64_t x = 0; x < w.kw; x++) {
-          float *t = dst + tile(w, ob, ib, h, x);
-          const float *s = src + hwio(w, ob * 16, ib * 16, h, x);
-          for (int64_t ii = 0; ii < 16; ii++)
-            for (int64_t oo = 0; oo < 16; oo++) t[oo * 16 + ii] = s[ii * w.oc + oo];
-        }
+  forEachTile(w, [&](int64_t t, int64_t u) {
+    for (int64_t ii = 0; ii < 16; ii++)
+      for (int64_t oo = 0; oo < 16; oo++) dst[t + oo * 16 + ii] = src[u + ii * w.oc + oo];
+  });
 }
 
 }  // namespace

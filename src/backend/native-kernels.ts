@@ -216,32 +216,23 @@ function binary(op: 0 | 1 | 2 | 3): NativeImpl {
   };
 }
 
-const relu: NativeImpl = ({ inputs, backend }, addon) => {
-  const xv = f32(backend, inputs.x);
-  if (!xv || xv.length < SMALL) return null;
-  const y = alloc(backend, xv.length);
-  addon.relu(xv, y, y.length);
-  return out(backend, [...inputs.x!.shape], y);
-};
+/** A float32 elementwise kernel: y = f(x) by `run` into a pooled array, for arrays of SMALL or more. */
+function unary(run: (addon: NativeAddon, x: Float32Array, y: Float32Array, attrs: Attrs) => void): NativeImpl {
+  return ({ inputs, backend, attrs }, addon) => {
+    const xv = f32(backend, inputs.x);
+    if (!xv || xv.length < SMALL) return null;
+    const y = alloc(backend, xv.length);
+    run(addon, xv, y, attrs ?? {});
+    return out(backend, [...inputs.x!.shape], y);
+  };
+}
 
+const relu = unary((addon, x, y) => addon.relu(x, y, y.length));
 /** tf.exp: the softmax of every contrastive loss ([2N, 2N] logits, forward and gradient). */
-const exp: NativeImpl = ({ inputs, backend }, addon) => {
-  const xv = f32(backend, inputs.x);
-  if (!xv || xv.length < SMALL) return null;
-  const y = alloc(backend, xv.length);
-  addon.exp(xv, y, y.length);
-  return out(backend, [...inputs.x!.shape], y);
-};
-
+const exp = unary((addon, x, y) => addon.exp(x, y, y.length));
 /** tf.clipByValue: 8 passes per augmented batch (the colour jitter clamps after each op). */
-const clipByValue: NativeImpl = ({ inputs, backend, attrs }, addon) => {
-  const xv = f32(backend, inputs.x);
-  if (!xv || xv.length < SMALL) return null;
-  const { clipValueMin, clipValueMax } = attrs as { clipValueMin: number; clipValueMax: number };
-  const y = alloc(backend, xv.length);
-  addon.clip(xv, y, y.length, clipValueMin, clipValueMax);
-  return out(backend, [...inputs.x!.shape], y);
-};
+const clipByValue = unary((addon, x, y, a) => addon.clip(x, y, y.length, a.clipValueMin as number, a.clipValueMax as number));
+const step = unary((addon, x, y, a) => addon.step(x, y, y.length, (a.alpha as number | undefined) ?? 0));
 
 /** tf.image.cropAndResize, bilinear (RandomResizedCrop's resize); 'nearest' stays on the cpu kernel. */
 const cropAndResize: NativeImpl = ({ inputs, backend, attrs }, addon) => {
@@ -256,14 +247,6 @@ const cropAndResize: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const y = alloc(backend, nb * ch * cw * c);
   addon.cropAndResize(iv, bv, ind, y, [batch, ih, iw, c, nb, ch, cw], a.extrapolationValue);
   return out(backend, [nb, ch, cw, c], y);
-};
-
-const step: NativeImpl = ({ inputs, backend, attrs }, addon) => {
-  const xv = f32(backend, inputs.x);
-  if (!xv || xv.length < SMALL) return null;
-  const y = alloc(backend, xv.length);
-  addon.step(xv, y, y.length, (attrs as { alpha?: number }).alpha ?? 0);
-  return out(backend, [...inputs.x!.shape], y);
 };
 
 /** Sum (or mean) over one contiguous block of axes, as a [A, R, C] middle-axis reduction. */

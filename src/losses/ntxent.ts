@@ -37,9 +37,11 @@ export function ntXentLossStacked(zBoth: tf.Tensor2D, temperature: number): tf.S
     const logits = tf.div(tf.matMul(z, z, false, true), temperature);
     const masked = tf.sub(logits, tf.mul(tf.eye(rows), SELF_MASK));
     // The positive of row i is column (i + N) mod 2N of the same similarity matrix.
-    const pairOf = tf.tensor1d(Int32Array.from({ length: rows }, (_, i) => (i + n) % rows), 'int32');
-    // (An int32 one-hot cast to float: tfjs-wasm's OneHot writes integer bits into a float32 output.)
-    const positives = tf.sum(tf.mul(logits, tf.cast(tf.oneHot(pairOf, rows), 'float32')), 1);
+    // (The mask is written here, not tf.oneHot: the cpu OneHot kernel took 3 ms at
+    // 2N = 256, and tfjs-wasm's float32 OneHot writes integer bits.)
+    const pairMask = new Float32Array(rows * rows);
+    for (let i = 0; i < rows; i++) pairMask[i * rows + ((i + n) % rows)] = 1;
+    const positives = tf.sum(tf.mul(logits, tf.tensor2d(pairMask, [rows, rows])), 1);
     return tf.mean(tf.sub(rowLogSumExp(masked as tf.Tensor2D), positives)) as tf.Scalar;
   });
 }
