@@ -190,10 +190,10 @@ describe.skipIf(!available)('native backend kernels vs cpu', () => {
 
   it('cropAndResize (bilinear): same bits as cpu, with boxes outside the image, flipped, 1-pixel crops and a bad box index', async () => {
     const before = nativeBackend()!.counts.native.get('CropAndResize') ?? 0;
-    const boxes = [[0.1, 0.2, 0.8, 0.9], [0.9, 0.7, 0.1, 0.05], [-0.3, -0.2, 1.4, 1.1], [0, 0, 1, 1], [0.33, 0.41, 0.34, 0.42], [0.2, 0.2, 0.6, 0.6]];
+    const boxes = [[0.1, 0.2, 0.8, 0.9], [0.9, 0.7, 0.1, 0.05], [-0.3, -0.2, 1.4, 1.1], [0, 0, 1, 1], [0.33, 0.41, 0.34, 0.42], [0.2, 0.2, 0.6, 0.6], [NaN, 0.1, 0.5, 0.5], [0.1, NaN, 0.5, 0.5]];
     const [cpu, nat] = await onBoth(() => {
       const image = rnd([3, 19, 23, 3], 43);
-      const b = tf.tensor2d(boxes), ind = tf.tensor1d([0, 2, 1, 0, 2, 7], 'int32'); // 7: no such image, left at zero
+      const b = tf.tensor2d(boxes), ind = tf.tensor1d([0, 2, 1, 0, 2, 7, 1, 0], 'int32'); // 7: no such image, left at zero
       return [
         tf.image.cropAndResize(image as tf.Tensor4D, b, ind, [32, 27], 'bilinear', -2),
         tf.image.cropAndResize(image as tf.Tensor4D, b, ind, [1, 1], 'bilinear', 0.5),
@@ -201,6 +201,10 @@ describe.skipIf(!available)('native backend kernels vs cpu', () => {
       ];
     });
     cpu.forEach((c, i) => expect(nat[i]).toEqual(c));
+    expect(nativeBackend()!.counts.native.get('CropAndResize')).toBe(before + 2);
+    // A negative box index stays on the cpu kernel (no read before the image).
+    const [cpuNeg, natNeg] = await onBoth(() => [tf.image.cropAndResize(rnd([2, 5, 5, 3], 45) as tf.Tensor4D, tf.tensor2d([[0, 0, 1, 1]]), tf.tensor1d([-1], 'int32'), [4, 4])]);
+    expect(natNeg[0]).toEqual(cpuNeg[0]);
     expect(nativeBackend()!.counts.native.get('CropAndResize')).toBe(before + 2);
   });
 

@@ -5,6 +5,7 @@
 // output has the same bits.
 #include "context.hpp"
 #include <cmath>
+#include <limits>
 #include <omp.h>
 
 namespace {
@@ -27,7 +28,7 @@ Napi::Value CropAndResize(const Napi::CallbackInfo &info) {
   for (int64_t b = 0; b < nb; b++) {
     float *ob = out + b * outBox;
     const double y1 = boxes[b * 4], x1 = boxes[b * 4 + 1], y2 = boxes[b * 4 + 2], x2 = boxes[b * 4 + 3];
-    const int64_t bIn = boxInd[b];
+    const int64_t bIn = boxInd[b];  // >= 0: the kernel in native-kernels.ts checks
     if (bIn >= batch) {  // the cpu kernel leaves such a box's output at zero
       std::fill(ob, ob + outBox, 0.f);
       continue;
@@ -42,6 +43,10 @@ Napi::Value CropAndResize(const Napi::CallbackInfo &info) {
         std::fill(orow, orow + cw * C, extrap);
         continue;
       }
+      if (std::isnan(yInd)) {  // a NaN box: the cpu kernel reads undefined pixels, NaN
+        std::fill(orow, orow + cw * C, std::numeric_limits<float>::quiet_NaN());
+        continue;
+      }
       const int64_t top = int64_t(std::floor(yInd)), bottom = int64_t(std::ceil(yInd));
       const double yLerp = yInd - double(top);
       for (int64_t x = 0; x < cw; x++) {
@@ -49,6 +54,10 @@ Napi::Value CropAndResize(const Napi::CallbackInfo &info) {
         const double xInd = cw > 1 ? x1 * double(iw - 1) + double(x) * wScale : 0.5 * (x1 + x2) * double(iw - 1);
         if (xInd < 0 || xInd > double(iw - 1)) {
           std::fill(o, o + C, extrap);
+          continue;
+        }
+        if (std::isnan(xInd)) {
+          std::fill(o, o + C, std::numeric_limits<float>::quiet_NaN());
           continue;
         }
         const int64_t left = int64_t(std::floor(xInd)), right = int64_t(std::ceil(xInd));

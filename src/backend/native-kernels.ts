@@ -241,6 +241,7 @@ const cropAndResize: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const iv = f32(backend, image), bv = f32(backend, boxes);
   const ind = boxInd ? backend.data.get(boxInd.dataId)?.values : undefined;
   if (!iv || !bv || !(ind instanceof Int32Array) || a.method !== 'bilinear' || image!.shape.length !== 4) return null;
+  if (ind.some((i) => i < 0)) return null; // the cpu kernel's result (NaN pixels) for a user's bad index
   const [batch, ih, iw, c] = image!.shape;
   const [ch, cw] = a.cropSize;
   const nb = boxes!.shape[0];
