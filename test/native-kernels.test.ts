@@ -330,6 +330,32 @@ describe.skipIf(!available)('batchNormAct (ops.ts): fused on native, composed el
   });
 });
 
+describe.skipIf(!available)('batch-norm backward: the ReLU mask recomputed from x', () => {
+  it('gives the same bits as the mask read from the forward output, on one and two threads', () => {
+    const addon = nativeBackend()!.addon;
+    const M = 9000, C = 120, n = M * C; // over the threading threshold
+    const wave = (k: number, s: number) => Float32Array.from({ length: k }, (_, i) => Math.sin(i * 0.731 + s) * 2);
+    // Many pre-activations land near 0: x close to the channel mean, beta 0 on half the channels.
+    const x = wave(n, 1).map((v, i) => (i % 7 === 0 ? 0.001 * v : v));
+    const gamma = wave(C, 2), beta = wave(C, 3).map((v, c) => (c % 2 ? 0 : v)), dy = wave(n, 4);
+    const mean = new Float32Array(C), variance = new Float32Array(C), y = new Float32Array(n);
+    addon.bnStats(x, mean, variance, [M, C]);
+    addon.bnForward(x, gamma, beta, null, y, mean, variance, [M, C], BN_EPSILON, true);
+    expect(y.filter((v) => v === 0).length).toBeGreaterThan(n / 4);
+    for (const threads of [1, 2]) {
+      addon.setThreads(threads);
+      const run = (fromX: boolean) => {
+        const dx = new Float32Array(n), dg = new Float32Array(C), db = new Float32Array(C);
+        addon.bnBackward(dy, x, gamma, mean, variance, fromX ? null : y, dx, dg, db, null, [M, C], BN_EPSILON, fromX ? beta : null);
+        return [dx, dg, db];
+      };
+      const [fromY, fromX] = [run(false), run(true)];
+      fromY.forEach((a, i) => expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(fromX[i].buffer))).toBe(0));
+    }
+    addon.setThreads(2);
+  });
+});
+
 describe('running statistics updated on the host', () => {
   it('same bits as the tfjs-op update, for n > 1 and n = 1', async () => {
     await tf.setBackend('cpu');

@@ -60,6 +60,17 @@ Napi::Value BnStats(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// y = x * scale + shift per channel: the forward's normalisation, and what the
+// backward recomputes to find the ReLU mask without reading y.
+void scaleShift(const float *gamma, const float *beta, const float *mean, const float *var, double eps, int64_t C,
+                float *scale, float *shift) {
+  for (int64_t c = 0; c < C; c++) {
+    const double k = double(gamma[c]) / std::sqrt(double(var[c]) + eps);
+    scale[c] = float(k);
+    shift[c] = float(double(beta[c]) - double(mean[c]) * k);
+  }
+}
+
 // bnForward(x, gamma, beta, r|null, y, mean, var, [M, C], eps, relu): normalise
 // with the given batch statistics, add the residual, apply ReLU.
 Napi::Value BnForward(const Napi::CallbackInfo &info) {
@@ -76,11 +87,7 @@ Napi::Value BnForward(const Napi::CallbackInfo &info) {
   const double eps = info[8].As<Napi::Number>().DoubleValue();
   const bool relu = info[9].ToBoolean().Value();
   std::vector<float> scale(C), shift(C);
-  for (int64_t c = 0; c < C; c++) {
-    const double k = double(gamma[c]) / std::sqrt(double(var[c]) + eps);
-    scale[c] = float(k);
-    shift[c] = float(double(beta[c]) - double(mean[c]) * k);
-  }
+  scaleShift(gamma, beta, mean, var, eps, C, scale.data(), shift.data());
   const float *sc = scale.data(), *sh = shift.data();
 #pragma omp parallel for schedule(static) if (int64_t(n) > kParallelMin)
   for (int64_t r = 0; r < M; r++) {
@@ -97,19 +104,33 @@ Napi::Value BnForward(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// Where the backward's ReLU mask comes from: none (no ReLU), y > 0 (the forward's
+// output, needed when a residual was added before the ReLU), or x * scale + shift > 0
+// (recomputed: the same float expression as the forward's, so the same mask, and
+// one array fewer to stream through both passes).
+enum Mask { kNoMask, kMaskY, kMaskX };
+
+template <int kMask>
+inline float maskedGrad(const float *dyr, const float *yr, const float *xr, const float *sc, const float *sh, int64_t c) {
+  // dy * step(y), as TF.js; branch-free
+  if (kMask == kMaskY) return dyr[c] * float(yr[c] > 0.f);
+  if (kMask == kMaskX) return dyr[c] * float(xr[c] * sc[c] + sh[c] > 0.f);
+  return dyr[c];
+}
+
 // One thread's share of the backward channel sums. Templated on the ReLU mask
 // and the residual output so the inner loop has no per-element branches on
 // pointers and vectorises (a masked loop with a null check ran 10x slower).
-template <bool kMask, bool kResidual>
-SELFSUP_VECTOR_CLONES void bwdSums(const float *dy, const float *x, const float *y, const float *mean, float *dr, int64_t r0, int64_t r1,
-             int64_t C, double *sg, double *sgx) {
+template <int kMask, bool kResidual>
+SELFSUP_VECTOR_CLONES void bwdSums(const float *dy, const float *x, const float *y, const float *mean, const float *sc,
+                                   const float *sh, float *dr, int64_t r0, int64_t r1, int64_t C, double *sg, double *sgx) {
   for (int64_t r = r0; r < r1; r++) {
     const float *dyr = dy + r * C, *xr = x + r * C;
-    const float *yr = kMask ? y + r * C : nullptr;
+    const float *yr = kMask == kMaskY ? y + r * C : nullptr;
     float *drr = kResidual ? dr + r * C : nullptr;
 #pragma omp simd
     for (int64_t c = 0; c < C; c++) {
-      const float g = kMask ? dyr[c] * float(yr[c] > 0.f) : dyr[c];  // dy * step(y), as TF.js; branch-free
+      const float g = maskedGrad<kMask>(dyr, yr, xr, sc, sh, c);
       if (kResidual) drr[c] = g;
       sg[c] += double(g);
       sgx[c] += double(g) * double(xr[c] - mean[c]);
@@ -117,34 +138,33 @@ SELFSUP_VECTOR_CLONES void bwdSums(const float *dy, const float *x, const float 
   }
 }
 
-template <bool kMask>
-SELFSUP_VECTOR_CLONES void bwdDxRows(const float *dy, const float *x, const float *y, float *dx, int64_t r0, int64_t r1,
-                                     int64_t C, const float *a1, const float *a2, const float *a3) {
+template <int kMask>
+SELFSUP_VECTOR_CLONES void bwdDxRows(const float *dy, const float *x, const float *y, const float *sc, const float *sh,
+                                     float *dx, int64_t r0, int64_t r1, int64_t C, const float *a1, const float *a2,
+                                     const float *a3) {
   for (int64_t r = r0; r < r1; r++) {
     const float *dyr = dy + r * C, *xr = x + r * C;
-    const float *yr = kMask ? y + r * C : nullptr;
+    const float *yr = kMask == kMaskY ? y + r * C : nullptr;
     float *dxr = dx + r * C;
 #pragma omp simd
-    for (int64_t c = 0; c < C; c++) {
-      const float g = kMask ? dyr[c] * float(yr[c] > 0.f) : dyr[c];  // dy * step(y), as TF.js; branch-free
-      dxr[c] = a1[c] * g + a2[c] * xr[c] + a3[c];
-    }
+    for (int64_t c = 0; c < C; c++) dxr[c] = a1[c] * maskedGrad<kMask>(dyr, yr, xr, sc, sh, c) + a2[c] * xr[c] + a3[c];
   }
 }
 
-template <bool kMask>
-void bwdDx(const float *dy, const float *x, const float *y, float *dx, int64_t M, int64_t C, const float *a1,
-           const float *a2, const float *a3) {
+template <int kMask>
+void bwdDx(const float *dy, const float *x, const float *y, const float *sc, const float *sh, float *dx, int64_t M,
+           int64_t C, const float *a1, const float *a2, const float *a3) {
 #pragma omp parallel if (M * C > kParallelMin)
   {
     int64_t r0, r1;
     rowRange(M, omp_get_thread_num(), omp_get_num_threads(), r0, r1);
-    bwdDxRows<kMask>(dy, x, y, dx, r0, r1, C, a1, a2, a3);
+    bwdDxRows<kMask>(dy, x, y, sc, sh, dx, r0, r1, C, a1, a2, a3);
   }
 }
 
-// bnBackward(dy, x, gamma, mean, var, y|null, dx, dgamma, dbeta, dr|null, [M, C], eps)
-// y given means the forward applied ReLU: gradients flow only where y > 0.
+// bnBackward(dy, x, gamma, mean, var, y|null, dx, dgamma, dbeta, dr|null, [M, C], eps, beta|null)
+// y given means the forward applied ReLU: gradients flow only where y > 0. beta
+// given instead (no residual) means the same, with the mask recomputed from x.
 // dr (optional) receives the gradient of the residual input.
 Napi::Value BnBackward(const Napi::CallbackInfo &info) {
   std::vector<int64_t> mc = intsArg(info, 10, 2, "shape");
@@ -161,7 +181,12 @@ Napi::Value BnBackward(const Napi::CallbackInfo &info) {
   float *dbeta = f32Arg(info, 8, size_t(C), "dbeta");
   float *dr = f32ArgOrNull(info, 9, n, "dr");
   const double eps = info[11].As<Napi::Number>().DoubleValue();
+  const float *beta = f32ArgOrNull(info, 12, size_t(C), "beta");
   if (M <= 0) throw Napi::RangeError::New(info.Env(), "bnBackward: empty batch");
+  if (beta && (y || dr)) throw Napi::TypeError::New(info.Env(), "bnBackward: the mask from x is for a ReLU without residual");
+  std::vector<float> scale(beta ? C : 0), shift(beta ? C : 0);
+  if (beta) scaleShift(gamma, beta, mean, var, eps, C, scale.data(), shift.data());
+  const float *sc = scale.data(), *sh = shift.data();
 
   const int nt = omp_get_max_threads();
   std::vector<double> part(size_t(nt) * 2 * C, 0.0);
@@ -171,10 +196,11 @@ Napi::Value BnBackward(const Napi::CallbackInfo &info) {
     double *sg = &part[size_t(t) * 2 * C], *sgx = sg + C;
     int64_t r0, r1;
     rowRange(M, t, T, r0, r1);
-    if (y && dr) bwdSums<true, true>(dy, x, y, mean, dr, r0, r1, C, sg, sgx);
-    else if (y) bwdSums<true, false>(dy, x, y, mean, dr, r0, r1, C, sg, sgx);
-    else if (dr) bwdSums<false, true>(dy, x, y, mean, dr, r0, r1, C, sg, sgx);
-    else bwdSums<false, false>(dy, x, y, mean, dr, r0, r1, C, sg, sgx);
+    if (y && dr) bwdSums<kMaskY, true>(dy, x, y, mean, sc, sh, dr, r0, r1, C, sg, sgx);
+    else if (y) bwdSums<kMaskY, false>(dy, x, y, mean, sc, sh, dr, r0, r1, C, sg, sgx);
+    else if (beta) bwdSums<kMaskX, false>(dy, x, y, mean, sc, sh, dr, r0, r1, C, sg, sgx);
+    else if (dr) bwdSums<kNoMask, true>(dy, x, y, mean, sc, sh, dr, r0, r1, C, sg, sgx);
+    else bwdSums<kNoMask, false>(dy, x, y, mean, sc, sh, dr, r0, r1, C, sg, sgx);
   }
   // dx = k1*g + k2*x + k3 with per-channel coefficients.
   std::vector<float> k1(C), k2(C), k3(C);
@@ -194,8 +220,9 @@ Napi::Value BnBackward(const Napi::CallbackInfo &info) {
     k2[c] = float(b);
     k3[c] = float(-a * sg / double(M) - b * double(mean[c]));
   }
-  if (y) bwdDx<true>(dy, x, y, dx, M, C, k1.data(), k2.data(), k3.data());
-  else bwdDx<false>(dy, x, y, dx, M, C, k1.data(), k2.data(), k3.data());
+  if (y) bwdDx<kMaskY>(dy, x, y, sc, sh, dx, M, C, k1.data(), k2.data(), k3.data());
+  else if (beta) bwdDx<kMaskX>(dy, x, y, sc, sh, dx, M, C, k1.data(), k2.data(), k3.data());
+  else bwdDx<kNoMask>(dy, x, y, sc, sh, dx, M, C, k1.data(), k2.data(), k3.data());
   return info.Env().Undefined();
 }
 

@@ -42,8 +42,9 @@ export interface NativeAddon {
   bnStats(x: F32, mean: F32, variance: F32, shape: number[]): void;
   bnForward(x: F32, gamma: F32, beta: F32, residual: F32 | null, y: F32, mean: F32, variance: F32,
     shape: number[], eps: number, relu: boolean): void;
+  /** y: the ReLU output (mask y > 0); or beta instead, without a residual: the mask recomputed from x. */
   bnBackward(dy: F32, x: F32, gamma: F32, mean: F32, variance: F32, y: F32 | null, dx: F32, dgamma: F32,
-    dbeta: F32, dresidual: F32 | null, shape: number[], eps: number): void;
+    dbeta: F32, dresidual: F32 | null, shape: number[], eps: number, beta?: F32 | null): void;
   bnApply(x: F32, mean: F32, variance: F32, gamma: F32 | null, beta: F32 | null, y: F32, shape: number[],
     eps: number): void;
   /** op: 0 add, 1 multiply, 2 subtract, 3 divide (same-length arrays). */

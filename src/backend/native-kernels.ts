@@ -361,14 +361,15 @@ const bnForward: NativeImpl = ({ inputs, backend, attrs }, addon) => {
 
 /** -> [dx, dgamma, dbeta] and, with a residual, dresidual. `y` is required when relu was fused. */
 const bnBackward: NativeImpl = ({ inputs, backend, attrs }, addon) => {
-  const { dy, x, gamma, mean, variance, y } = inputs;
+  const { dy, x, gamma, mean, variance, y, beta } = inputs;
   const { epsilon, residual } = attrs as { epsilon: number; residual: boolean };
   const xv = need(f32(backend, x), 'x');
   const C = x!.shape[x!.shape.length - 1];
   const dx = alloc(backend, xv.length), dg = alloc(backend, C), db = alloc(backend, C);
   const dr = residual ? alloc(backend, xv.length) : null;
   addon.bnBackward(need(f32(backend, dy), 'dy'), xv, need(f32(backend, gamma), 'gamma'), need(f32(backend, mean), 'mean'),
-    need(f32(backend, variance), 'variance'), y ? need(f32(backend, y), 'y') : null, dx, dg, db, dr, [xv.length / C, C], epsilon);
+    need(f32(backend, variance), 'variance'), y ? need(f32(backend, y), 'y') : null, dx, dg, db, dr, [xv.length / C, C], epsilon,
+    beta ? need(f32(backend, beta), 'beta') : null);
   const res = [out(backend, [...x!.shape], dx), out(backend, [C], dg), out(backend, [C], db)];
   if (dr) res.push(out(backend, [...x!.shape], dr));
   return res;

@@ -42,13 +42,16 @@ export function nativeBatchNormTrain(
     const inputs: Record<string, tf.Tensor> = { x: xIn, gamma: gIn, beta: bIn, mean: m, variance: v };
     if (rIn) inputs.residual = rIn;
     const y = tf.engine().runKernel(BN_FORWARD, inputs, { epsilon, relu }) as tf.Tensor;
-    save(relu ? [xIn, gIn, m, v, y] : [xIn, gIn, m, v]);
+    // The ReLU mask: from y when a residual went in before the ReLU; without one the
+    // backward recomputes it from x and beta, one activation-sized read fewer per pass.
+    save(relu ? [xIn, gIn, m, v, rIn ? y : bIn] : [xIn, gIn, m, v]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, gs, ms, vs, ys] = saved;
+        const [xs, gs, ms, vs, maskFrom] = saved;
         const bIns: Record<string, tf.Tensor> = { dy, x: xs, gamma: gs, mean: ms, variance: vs };
-        if (relu) bIns.y = ys;
+        if (relu && rIn) bIns.y = maskFrom;
+        else if (relu) bIns.beta = maskFrom;
         const grads = tf.engine().runKernel(BN_BACKWARD, bIns, { epsilon, residual: rIn !== undefined }) as tf.Tensor[];
         return grads; // [dx, dgamma, dbeta] (+ dresidual)
       },
