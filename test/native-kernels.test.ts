@@ -330,6 +330,38 @@ describe.skipIf(!available)('batchNormAct (ops.ts): fused on native, composed el
   });
 });
 
+describe.skipIf(!available)('batch-norm statistics and backward sums against float64', () => {
+  // The sums run in float within blocks of rows and in double across them; the
+  // statistics are shifted by a pilot value, so a large mean does not cancel the variance.
+  it('mean and variance of data far from zero, and the backward channel sums', () => {
+    const addon = nativeBackend()!.addon;
+    const M = 20000, C = 48;
+    const x = Float32Array.from({ length: M * C }, (_, i) => 1000 + (i % C) * 10 + Math.sin(i * 0.37) * (1 + (i % 5)) * 0.01);
+    const dy = Float32Array.from({ length: M * C }, (_, i) => Math.cos(i * 0.11));
+    const mean = new Float32Array(C), variance = new Float32Array(C);
+    addon.bnStats(x, mean, variance, [M, C]);
+    const gamma = new Float32Array(C).fill(1.5);
+    const dx = new Float32Array(M * C), dg = new Float32Array(C), db = new Float32Array(C);
+    addon.bnBackward(dy, x, gamma, mean, variance, null, dx, dg, db, null, [M, C], BN_EPSILON);
+    for (let c = 0; c < C; c++) {
+      let s = 0, q = 0, sg = 0, sgx = 0;
+      for (let r = 0; r < M; r++) s += x[r * C + c];
+      const m = s / M;
+      for (let r = 0; r < M; r++) {
+        const d = x[r * C + c] - m;
+        q += d * d;
+        sg += dy[r * C + c];
+        sgx += dy[r * C + c] * (x[r * C + c] - mean[c]);
+      }
+      const v = q / M;
+      expect(Math.abs(mean[c] - m) / m).toBeLessThan(1e-7);
+      expect(Math.abs(variance[c] - v) / v).toBeLessThan(1e-3); // the variance is ~1e-5 of mean^2 here
+      expect(Math.abs(db[c] - sg)).toBeLessThan(1e-5 * M);
+      expect(Math.abs(dg[c] - sgx / Math.sqrt(variance[c] + BN_EPSILON))).toBeLessThan(1e-4 * Math.abs(sgx / Math.sqrt(variance[c] + BN_EPSILON)) + 1e-2);
+    }
+  });
+});
+
 describe.skipIf(!available)('batch-norm backward: the ReLU mask recomputed from x', () => {
   it('gives the same bits as the mask read from the forward output, on one and two threads', () => {
     const addon = nativeBackend()!.addon;
