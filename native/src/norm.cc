@@ -3,8 +3,9 @@
 //   y = relu(gamma * (x - mean) / sqrt(var + eps) + beta + r)
 // and its fused backward (one pass for the channel sums, one for dx), which is
 // where a plain-tfjs graph spends a dozen full passes over the activations.
-// Channel sums accumulate in double per thread, so results do not depend on
-// the thread count beyond the final reduction order.
+// Channel sums accumulate in float within blocks of rows and in double across
+// blocks and threads (see kRowBlock), so results depend on the thread count only
+// through where the blocks start and the final reduction order.
 #include "context.hpp"
 #include <omp.h>
 #include <algorithm>
