@@ -26,30 +26,38 @@ inline void rowRange(int64_t M, int t, int T, int64_t &r0, int64_t &r1) {
 // (its first row) so the sum of squares does not cancel against the mean.
 constexpr int64_t kRowBlock = 16;
 
+// Rows [r0, r1) in blocks of kRowBlock: row(r, a, b) adds row r's two per-channel
+// terms to the float block sums a and b, which go into the double sums s and q
+// after each block. Inlined into its callers, so it vectorises for their clone.
+template <class Row>
+inline void blockedSums(int64_t r0, int64_t r1, int64_t C, double *s, double *q, Row row) {
+  std::vector<float> ba(static_cast<size_t>(C)), bb(static_cast<size_t>(C));
+  float *fa = ba.data(), *fb = bb.data();
+  for (int64_t b0 = r0; b0 < r1; b0 += kRowBlock) {
+    const int64_t b1 = std::min(r1, b0 + kRowBlock);
+    std::fill(fa, fa + C, 0.f);
+    std::fill(fb, fb + C, 0.f);
+    for (int64_t r = b0; r < b1; r++) row(r, fa, fb);
+#pragma omp simd
+    for (int64_t c = 0; c < C; c++) {
+      s[c] += double(fa[c]);
+      q[c] += double(fb[c]);
+    }
+  }
+}
+
 // One thread's share of the channel sums of (x - pilot) and (x - pilot)^2.
 SELFSUP_VECTOR_CLONES void statsRows(const float *x, const float *pilot, int64_t r0, int64_t r1, int64_t C, double *s,
                                      double *q) {
-  std::vector<float> bs(static_cast<size_t>(C)), bq(static_cast<size_t>(C));
-  float *fs = bs.data(), *fq = bq.data();
-  for (int64_t b0 = r0; b0 < r1; b0 += kRowBlock) {
-    const int64_t b1 = std::min(r1, b0 + kRowBlock);
-    std::fill(fs, fs + C, 0.f);
-    std::fill(fq, fq + C, 0.f);
-    for (int64_t r = b0; r < b1; r++) {
-      const float *xr = x + r * C;
-#pragma omp simd
-      for (int64_t c = 0; c < C; c++) {
-        const float d = xr[c] - pilot[c];
-        fs[c] += d;
-        fq[c] += d * d;
-      }
-    }
+  blockedSums(r0, r1, C, s, q, [&](int64_t r, float *fs, float *fq) {
+    const float *xr = x + r * C;
 #pragma omp simd
     for (int64_t c = 0; c < C; c++) {
-      s[c] += double(fs[c]);
-      q[c] += double(fq[c]);
+      const float d = xr[c] - pilot[c];
+      fs[c] += d;
+      fq[c] += d * d;
     }
-  }
+  });
 }
 
 // bnStats(x, mean, var, [M, C]): per-channel batch mean and biased variance.
@@ -147,30 +155,18 @@ inline float maskedGrad(const float *dyr, const float *yr, const float *xr, cons
 template <int kMask, bool kResidual>
 SELFSUP_VECTOR_CLONES void bwdSums(const float *dy, const float *x, const float *y, const float *mean, const float *sc,
                                    const float *sh, float *dr, int64_t r0, int64_t r1, int64_t C, double *sg, double *sgx) {
-  std::vector<float> bg(static_cast<size_t>(C)), bgx(static_cast<size_t>(C));
-  float *fg = bg.data(), *fgx = bgx.data();
-  for (int64_t b0 = r0; b0 < r1; b0 += kRowBlock) {
-    const int64_t b1 = std::min(r1, b0 + kRowBlock);
-    std::fill(fg, fg + C, 0.f);
-    std::fill(fgx, fgx + C, 0.f);
-    for (int64_t r = b0; r < b1; r++) {
-      const float *dyr = dy + r * C, *xr = x + r * C;
-      const float *yr = kMask == kMaskY ? y + r * C : nullptr;
-      float *drr = kResidual ? dr + r * C : nullptr;
-#pragma omp simd
-      for (int64_t c = 0; c < C; c++) {
-        const float g = maskedGrad<kMask>(dyr, yr, xr, sc, sh, c);
-        if (kResidual) drr[c] = g;
-        fg[c] += g;
-        fgx[c] += g * (xr[c] - mean[c]);
-      }
-    }
+  blockedSums(r0, r1, C, sg, sgx, [&](int64_t r, float *fg, float *fgx) {
+    const float *dyr = dy + r * C, *xr = x + r * C;
+    const float *yr = kMask == kMaskY ? y + r * C : nullptr;
+    float *drr = kResidual ? dr + r * C : nullptr;
 #pragma omp simd
     for (int64_t c = 0; c < C; c++) {
-      sg[c] += double(fg[c]);
-      sgx[c] += double(fgx[c]);
+      const float g = maskedGrad<kMask>(dyr, yr, xr, sc, sh, c);
+      if (kResidual) drr[c] = g;
+      fg[c] += g;
+      fgx[c] += g * (xr[c] - mean[c]);
     }
-  }
+  });
 }
 
 template <int kMask>
