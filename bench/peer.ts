@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resolveBackbone } from '../src/models/resnet.ts';
 import type { StepConfig } from './step.ts';
 
 export interface PeerResult {
@@ -37,7 +38,7 @@ export function findTorchPython(): string | null {
 export const TORCH_ENV = { MALLOC_TOP_PAD_: String(1 << 30) };
 
 export function runPeer(py: string, cfg: StepConfig, o: { steps: number; warmup: number; threads: number; channelsLast: boolean }): PeerResult {
-  const b = cfg.backbone.arch === 'resnet18' ? { widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2] } : cfg.backbone;
+  const b = resolveBackbone(cfg.backbone);
   const args = [script, '--widths', b.widths.join(','), '--blocks', b.blocks.join(','), '--batch', String(cfg.batch),
     '--size', String(cfg.size), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(o.threads)];
   if (o.channelsLast) args.push('--channels-last');

@@ -4,7 +4,7 @@
 // active backend, with the trainer's own step runner and optimizer (what
 // `selfsup pretrain` runs), and times it.
 import * as tf from '@tensorflow/tfjs';
-import { buildBackbone, type BackboneConfig } from '../src/models/resnet.ts';
+import { backboneConvs, buildBackbone, type BackboneConfig } from '../src/models/resnet.ts';
 import { SimCLR } from '../src/methods/simclr.ts';
 import { createOptimizer } from '../src/optim/index.ts';
 import type { OptimConfig } from '../src/recipe/sections/optim.ts';
@@ -37,22 +37,10 @@ const HEAD = { hidden: 128, out: 128 };
 
 /** Multiply-adds x 2 of one forward pass over 2 * batch views (convs, linears, the similarity matmul). */
 export function forwardFlops(cfg: StepConfig): number {
-  const b = cfg.backbone.arch === 'resnet18' ? { widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2] } : cfg.backbone;
   const views = 2 * cfg.batch;
-  let hw = cfg.size;
-  const conv = (k: number, cin: number, cout: number, outHw: number) => 2 * views * outHw * outHw * k * k * cin * cout;
-  let f = conv(3, cfg.backbone.inChannels, b.widths[0], hw);
-  let c = b.widths[0];
-  b.widths.forEach((w, stage) => {
-    for (let i = 0; i < b.blocks[stage]; i++) {
-      const stride = stage > 0 && i === 0 ? 2 : 1;
-      const out = Math.ceil(hw / stride);
-      f += conv(3, c, w, out) + conv(3, w, w, out);
-      if (stride !== 1 || c !== w) f += conv(1, c, w, out);
-      hw = out;
-      c = w;
-    }
-  });
+  const convs = backboneConvs(cfg.backbone, cfg.size);
+  let f = convs.reduce((s, c) => s + 2 * views * c.outSize * c.outSize * c.kernel * c.kernel * c.inC * c.outC, 0);
+  const c = convs[convs.length - 1].outC;
   f += 2 * views * (c * HEAD.hidden + HEAD.hidden * HEAD.out) + 2 * views * views * HEAD.out;
   return f;
 }

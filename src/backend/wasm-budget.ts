@@ -12,6 +12,7 @@
 // multiple of "activation elements per image" (the sum of every layer's
 // output size, computed from the model config) times the images on the tape.
 // The multiple is measured, not derived: see ACTIVATION_COPIES.
+import { backboneConvs } from '../models/resnet.ts';
 import type { Recipe } from '../recipe/index.ts';
 import type { ModelConfig } from '../recipe/sections/model.ts';
 import type { MethodConfig } from '../recipe/sections/method.ts';
@@ -63,33 +64,18 @@ export interface WasmStepEstimate {
   parameters: number;
 }
 
-interface Stage { width: number; blocks: number }
-
-function stages(model: WasmBudgetInput['model']): Stage[] {
-  const resnet18 = model.backbone === 'resnet18';
-  const widths = resnet18 ? [64, 128, 256, 512] : model.widths;
-  const blocks = resnet18 ? [2, 2, 2, 2] : model.blocks;
-  return widths.map((width, i) => ({ width, blocks: blocks[i] }));
-}
-
-/** Walks the backbone as src/models/resnet.ts builds it: CIFAR stem, basic blocks, stride 2 at each later stage. */
+/** Activation elements per image (the input and every conv's output) and parameters, from the backbone's layout. */
 function countModel(input: Omit<WasmBudgetInput, 'batchSize' | 'tapedViews'>): { activations: number; parameters: number } {
-  const st = stages(input.model);
-  let h = input.imageSize;
-  let inC = st[0].width;
-  let activations = h * h * input.channels + h * h * inC; // input, stem conv
-  let parameters = 9 * input.channels * inC + 4 * inC;
-  st.forEach((s, i) => {
-    for (let b = 0; b < s.blocks; b++) {
-      const stride = i > 0 && b === 0 ? 2 : 1;
-      h = Math.ceil(h / stride);
-      const out = h * h * s.width;
-      const shortcut = stride !== 1 || inC !== s.width;
-      activations += (shortcut ? 3 : 2) * out;
-      parameters += 9 * inC * s.width + 9 * s.width * s.width + (shortcut ? inC * s.width + 4 * s.width : 0) + 8 * s.width;
-      inC = s.width;
-    }
-  });
+  const { backbone: arch, widths, blocks } = input.model;
+  const convs = backboneConvs({ arch, widths, blocks, inChannels: input.channels }, input.imageSize);
+  // Each conv is followed by a batch norm (gamma, beta and the two running statistics).
+  let activations = input.imageSize * input.imageSize * input.channels;
+  let parameters = 0;
+  for (const c of convs) {
+    activations += c.outSize * c.outSize * c.outC;
+    parameters += c.kernel * c.kernel * c.inC * c.outC + 4 * c.outC;
+  }
+  const inC = convs[convs.length - 1].outC;
   const { head_hidden: hid, head_out: out } = input.model;
   activations += inC + (out > 0 ? hid + out : 0);
   parameters += out > 0 ? inC * hid + 4 * hid + hid * out + out : 0;

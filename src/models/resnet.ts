@@ -15,6 +15,49 @@ export interface BackboneConfig {
   inChannels: number;
 }
 
+/** The standard ResNet-18 stages, what arch 'resnet18' stands for. */
+const RESNET18_STAGES = { widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2] };
+
+/** `cfg` with arch 'resnet18' spelled out as its widths and blocks. */
+export function resolveBackbone<T extends Pick<BackboneConfig, 'arch' | 'widths' | 'blocks'>>(cfg: T): T {
+  return cfg.arch === 'resnet18' ? { ...cfg, ...RESNET18_STAGES } : cfg;
+}
+
+/** One basic block's place in the network: stride 2 opens every stage after the first. */
+export interface BlockPlan { stage: number; index: number; inC: number; outC: number; stride: number }
+
+export function blockPlan(widths: readonly number[], blocks: readonly number[]): BlockPlan[] {
+  const plan: BlockPlan[] = [];
+  let inC = widths[0];
+  widths.forEach((outC, stage) => {
+    for (let index = 0; index < blocks[stage]; index++) {
+      plan.push({ stage, index, inC, outC, stride: stage > 0 && index === 0 ? 2 : 1 });
+      inC = outC;
+    }
+  });
+  return plan;
+}
+
+/** One convolution of the backbone (each followed by a batch norm of outC channels). */
+export interface ConvLayer { inC: number; outC: number; kernel: number; stride: number; outSize: number }
+
+/**
+ * Every convolution of the backbone on size x size inputs, in the order it runs them:
+ * the stem, then per block conv1, conv2 and the projection shortcut when there is one.
+ * What the FLOP count of the bench and the wasm memory estimate are computed from.
+ */
+export function backboneConvs(cfg: Pick<BackboneConfig, 'arch' | 'widths' | 'blocks' | 'inChannels'>, size: number): ConvLayer[] {
+  const { widths, blocks, inChannels } = resolveBackbone(cfg);
+  const convs: ConvLayer[] = [{ inC: inChannels, outC: widths[0], kernel: 3, stride: 1, outSize: size }];
+  let h = size;
+  for (const b of blockPlan(widths, blocks)) {
+    h = Math.ceil(h / b.stride);
+    convs.push({ inC: b.inC, outC: b.outC, kernel: 3, stride: b.stride, outSize: h }, { inC: b.outC, outC: b.outC, kernel: 3, stride: 1, outSize: h });
+    if (b.stride !== 1 || b.inC !== b.outC) convs.push({ inC: b.inC, outC: b.outC, kernel: 1, stride: b.stride, outSize: h });
+  }
+  return convs;
+}
+
 /** conv-bn-relu-conv-bn (+ projection shortcut when the shape changes), then relu. */
 export class BasicBlock implements Module {
   readonly conv1: Conv2d; readonly bn1: BatchNorm;
@@ -57,15 +100,9 @@ export class ResNet implements Backbone {
     }
     this.stemConv = new Conv2d(`${prefix}/stem/conv`, inChannels, widths[0], 3, 1, rng);
     this.stemBn = new BatchNorm(`${prefix}/stem/bn`, widths[0]);
-    let inC = widths[0];
-    widths.forEach((w, stage) => {
-      for (let b = 0; b < blocks[stage]; b++) {
-        const stride = stage > 0 && b === 0 ? 2 : 1;
-        this.blocks.push(new BasicBlock(`${prefix}/layer${stage + 1}.${b}`, inC, w, stride, rng));
-        inC = w;
-      }
-    });
-    this.featureDim = inC;
+    const plan = blockPlan(widths, blocks);
+    for (const b of plan) this.blocks.push(new BasicBlock(`${prefix}/layer${b.stage + 1}.${b.index}`, b.inC, b.outC, b.stride, rng));
+    this.featureDim = plan.at(-1)?.outC ?? widths[0];
   }
   apply(x: tf.Tensor, training: boolean): tf.Tensor2D {
     let h = convBatchNorm(this.stemConv, this.stemBn, x, training, { relu: true });
@@ -82,8 +119,5 @@ export class ResNet implements Backbone {
 }
 
 export function buildBackbone(cfg: BackboneConfig, rng: Rng, prefix = 'backbone'): ResNet {
-  const full: BackboneConfig = cfg.arch === 'resnet18'
-    ? { arch: 'resnet18', widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2], inChannels: cfg.inChannels }
-    : cfg;
-  return new ResNet(full, rng, prefix);
+  return new ResNet(resolveBackbone(cfg), rng, prefix);
 }
