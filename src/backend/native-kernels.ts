@@ -359,7 +359,7 @@ const bnForward: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   return out(backend, [...x!.shape], y);
 };
 
-/** -> [dx, dgamma, dbeta] and, with a residual, dresidual. `y` is required when relu was fused. */
+/** -> [dx, dgamma, dbeta] and, with a residual, dresidual. With a fused ReLU: `y`, or (no residual) `beta` to recompute the mask from x. */
 const bnBackward: NativeImpl = ({ inputs, backend, attrs }, addon) => {
   const { dy, x, gamma, mean, variance, y, beta } = inputs;
   const { epsilon, residual } = attrs as { epsilon: number; residual: boolean };

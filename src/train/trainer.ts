@@ -328,9 +328,10 @@ async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result
 
 /**
  * train.view_thread: `worker` makes each step's views one step ahead in a worker thread
- * (native and cpu backends; measured 1.08x median end to end, bench/e2e.ts --views-only);
- * `auto` does so only for runs of at least 100 steps, where the worker's start (its own
- * TF.js and oneDNN set-up, ~200 MB) is paid back.
+ * (native and cpu backends). Measured end to end at 32x32 (bench/e2e.ts --views-only):
+ * 1.08x median while augmentation took ~70 ms of a step, 0.99-1.01x since the native
+ * crop/clip kernels brought it to ~18 ms. `auto` does so only for runs of at least 100
+ * steps, where the worker's start (its own TF.js and oneDNN set-up, ~200 MB) can pay back.
  */
 function useViewWorker(r: Recipe, stepsLeft: number): boolean {
   const w = r.train.view_thread;
