@@ -11,6 +11,7 @@
         "src/pool.cc",
         "src/optim.cc",
         "src/weights.cc",
+        "src/winograd.cc",
         "src/image.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

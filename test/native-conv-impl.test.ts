@@ -125,3 +125,91 @@ describe.skipIf(!available)('native conv: small stride-1 outputs on the direct k
     expect(first([8, 8, 8, 64], [3, 3, 64, 64], 1)).not.toBe('ref:any');
   });
 });
+
+// Winograd F(4x4, 3x3) (native/src/winograd.cc): 3x3 stride-1 "same" layers with
+// 64+ input and output channels (multiples of 16) and 64+ output tiles of 4x4.
+// Every eligible problem is 38M+ multiply-adds a pass, seconds on the cpu
+// backend: one case is checked against cpu, the rest against the native direct
+// kernels (setConvWinograd(false)), which the tests above check against cpu.
+describe.skipIf(!available)('native conv: Winograd for wide 3x3 stride-1 layers', () => {
+  type Case = { x: number[]; f: number[]; stride?: number; pad?: 'same' | 'valid' };
+  const implOf = (c: Case) => nativeBackend()!.addon.convImplementations(shapeOf(c.x, c.f, c.stride ?? 1, c.pad ?? 'same'));
+  const wino = (impl: { forward: string; backwardData: string; backwardWeights: string }) =>
+    [impl.forward, impl.backwardData, impl.backwardWeights].map((s) => s.includes('wino'));
+  // oneDNN 2.6 has Winograd kernels for AVX-512 only; elsewhere every case runs direct (and must still match).
+  const hasWinograd = () => implOf({ x: [4, 16, 16, 64], f: [3, 3, 64, 64] }).forward.includes('wino');
+
+  async function gradsOn(c: Case, backend: string): Promise<Float32Array[]> {
+    await tf.setBackend(backend);
+    return tf.tidy(() => {
+      const x = rnd(c.x, 11), w = rnd(c.f, 12);
+      const conv = (a: tf.Tensor, k: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, c.stride ?? 1, c.pad ?? 'same');
+      const y = conv(x, w);
+      const r = rnd(y.shape, 13);
+      return [y, ...tf.grads((a: tf.Tensor, k: tf.Tensor) => tf.sum(tf.mul(conv(a, k), r)))([x, w])]
+        .map((t) => Float32Array.from(t.dataSync() as Float32Array));
+    });
+  }
+
+  /** The native results with Winograd off (direct kernels), then on. */
+  async function directThenWinograd(c: Case): Promise<[Float32Array[], Float32Array[]]> {
+    const addon = nativeBackend()!.addon;
+    addon.setConvWinograd(false);
+    let direct: Float32Array[];
+    try {
+      expect(addon.info().convWinograd).toBe(false);
+      expect(wino(implOf(c))).toEqual([false, false, false]);
+      direct = await gradsOn(c, 'native');
+    } finally { addon.setConvWinograd(true); }
+    expect(addon.info().convWinograd).toBe(true);
+    return [direct, await gradsOn(c, 'native')];
+  }
+
+  it('x[4,16,16,64] f[3,3,64,64] (exactly 64 tiles): forward and both gradients match cpu', async () => {
+    const c: Case = { x: [4, 16, 16, 64], f: [3, 3, 64, 64] };
+    const before = tf.memory().numTensors;
+    const [cpu, nat] = [await gradsOn(c, 'cpu'), await gradsOn(c, 'native')];
+    cpu.forEach((v, i) => expect(maxRelErr(v, nat[i]), `output ${i}`).toBeLessThanOrEqual(TOL));
+    expect(tf.memory().numTensors).toBe(before);
+    if (hasWinograd()) expect(wino(implOf(c))).toEqual([true, true, true]);
+  });
+
+  const eligible: Case[] = [
+    { x: [4, 16, 16, 64], f: [3, 3, 64, 128] }, // more outputs than inputs
+    { x: [16, 8, 8, 128], f: [3, 3, 128, 80] }, // fewer, and 80 = 5 blocks of 16
+    { x: [8, 10, 10, 64], f: [3, 3, 64, 64] }, // 10x10: partial tiles at the edges
+    { x: [64, 4, 4, 256], f: [3, 3, 256, 256] }, // ResNet-18's last stage at batch 32 (two views)
+  ];
+  for (const threads of [2, 1]) for (const c of eligible) {
+    it(`${threads} thread(s), x${JSON.stringify(c.x)} f${JSON.stringify(c.f)}: Winograd on all three passes, within float rounding of the direct kernels`, async () => {
+      const addon = nativeBackend()!.addon;
+      addon.setThreads(threads);
+      try {
+        const before = tf.memory().numTensors;
+        const [direct, w] = await directThenWinograd(c);
+        // The same sums in another order: a few float32 ulps of each output's scale (measured 1e-6 to 4e-6).
+        direct.forEach((v, i) => expect(maxRelErr(v, w[i]), `output ${i}`).toBeLessThanOrEqual(2e-5));
+        expect(tf.memory().numTensors).toBe(before);
+        if (hasWinograd()) {
+          expect(wino(implOf(c))).toEqual([true, true, true]);
+          // It really is another computation, not the direct kernels under another name.
+          for (let i = 0; i < 3; i++) expect(direct[i].some((v, k) => v !== w[i][k]), `output ${i}`).toBe(true);
+        }
+      } finally { addon.setThreads(2); }
+    });
+  }
+
+  it('is chosen by shape only: narrow, strided, unpadded, odd-channel and small problems stay on the direct kernels', () => {
+    const direct: Case[] = [
+      { x: [64, 32, 32, 32], f: [3, 3, 32, 32] }, // 32 channels: Winograd measured slower
+      { x: [8, 16, 16, 64], f: [3, 3, 64, 64], stride: 2 },
+      { x: [8, 18, 18, 64], f: [3, 3, 64, 64], pad: 'valid' },
+      { x: [8, 16, 16, 72], f: [3, 3, 72, 64] }, // 72 input channels: not whole blocks of 16
+      { x: [8, 16, 16, 64], f: [1, 1, 64, 64] },
+      { x: [3, 16, 16, 64], f: [3, 3, 64, 64] }, // 48 tiles
+      { x: [8, 4, 4, 512], f: [3, 3, 512, 512] }, // 8 tiles: the filter transform would dominate
+    ];
+    for (const c of direct) expect(wino(implOf(c)), JSON.stringify(c)).toEqual([false, false, false]);
+    if (hasWinograd()) expect(wino(implOf({ x: [4, 16, 16, 64], f: [3, 3, 64, 64] }))).toEqual([true, true, true]);
+  });
+});

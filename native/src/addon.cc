@@ -78,11 +78,22 @@ static Napi::Value Info(const Napi::CallbackInfo &info) {
   o.Set("threads", omp_get_max_threads());
   o.Set("cachedPrimitives", static_cast<double>(ctx(info).cache.size()));
   o.Set("convTuning", ctx(info).convTuning);
+  o.Set("convWinograd", ctx(info).winograd);
   return o;
 }
 
 static Napi::Value ClearCache(const Napi::CallbackInfo &info) {
-  ctx(info).cache.clear();
+  Context &c = ctx(info);
+  c.cache.clear();
+  for (Scratch &s : c.scratch) s.release();
+  return info.Env().Undefined();
+}
+
+// setConvWinograd(on): whether eligible convolutions run Winograd (winograd.cc). The
+// choice is part of each primitive's cache key, so switching back and forth is cheap.
+static Napi::Value SetConvWinograd(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "setConvWinograd(on: boolean)");
+  ctx(info).winograd = info[0].ToBoolean().Value();
   return info.Env().Undefined();
 }
 
@@ -90,11 +101,14 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Context *c = new Context();
   const char *tuning = getenv("SELFSUP_CONV_TUNING");
   c->convTuning = !(tuning && std::string(tuning) == "0");
+  const char *wino = getenv("SELFSUP_CONV_WINOGRAD");
+  c->winograd = !(wino && std::string(wino) == "0");
   env.SetInstanceData<Context>(c);
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("clearCache", Napi::Function::New(env, ClearCache));
+  exports.Set("setConvWinograd", Napi::Function::New(env, SetConvWinograd));
   initConv(env, exports);
   initMatmul(env, exports);
   initNorm(env, exports);

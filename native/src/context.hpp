@@ -9,6 +9,8 @@
 #include <dnnl.hpp>
 #endif
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,6 +36,32 @@ constexpr int64_t kParallelMin = 1 << 20;
 #define SELFSUP_VECTOR_CLONES
 #endif
 
+// A float buffer that only grows. Calls into the addon are synchronous and one
+// at a time, so every primitive can borrow the same few buffers for what lives
+// only during its call (activations in its own layout, its scratchpad): the
+// memory held is the largest call's, not the sum over cached primitives.
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch &) = delete;
+  Scratch &operator=(const Scratch &) = delete;
+  ~Scratch() { std::free(p_); }
+  // At least `bytes` bytes, 64-byte aligned; earlier contents are not kept.
+  void *get(size_t bytes) {
+    if (bytes <= n_) return p_;
+    std::free(p_);
+    n_ = (bytes + 63) / 64 * 64;
+    p_ = std::aligned_alloc(64, n_);
+    if (!p_) { n_ = 0; throw std::bad_alloc(); }
+    return p_;
+  }
+  void release() { std::free(p_); p_ = nullptr; n_ = 0; }
+
+ private:
+  void *p_ = nullptr;
+  size_t n_ = 0;
+};
+
 struct Context {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
@@ -41,6 +69,12 @@ struct Context {
   // Shape-based choices of convolution kernels (conv.cc); SELFSUP_CONV_TUNING=0
   // turns them off, for A/B measurements and for debugging.
   bool convTuning = true;
+  // Winograd convolutions for the wide 3x3 layers (winograd.cc); SELFSUP_CONV_WINOGRAD=0
+  // or setConvWinograd(false) keeps every convolution on the direct kernels.
+  bool winograd = true;
+  // Shared call-time buffers (see Scratch); the index says what each holds.
+  enum ScratchSlot { kScratchSrc, kScratchDst, kScratchPad, kScratchWeights, kScratchSlots };
+  Scratch scratch[kScratchSlots];
   std::unordered_map<std::string, std::shared_ptr<void>> cache;
 
   // Returns the cached entry for key, building it with make() on first use.

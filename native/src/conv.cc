@@ -2,7 +2,7 @@
 // activations and tf.conv2d's [kh, kw, in, out] filters, run in place on the
 // caller's Float32Arrays. Activations stay NHWC (no reorder on the hot path);
 // only the small filter is reordered to the primitive's blocked layout.
-#include "context.hpp"
+#include "conv.hpp"
 #include "weights.hpp"
 #include <cstring>
 #include <omp.h>
@@ -12,26 +12,6 @@ using tag = memory::format_tag;
 using dt = memory::data_type;
 
 namespace {
-
-// Shape vector layout shared with src/backend/native-kernels.ts.
-struct ConvShape {
-  int64_t n, ih, iw, ic, kh, kw, oc, oh, ow, sh, sw, dh, dw, pt, pl, pb, pr;
-  explicit ConvShape(const std::vector<int64_t> &v)
-      : n(v[0]), ih(v[1]), iw(v[2]), ic(v[3]), kh(v[4]), kw(v[5]), oc(v[6]), oh(v[7]), ow(v[8]),
-        sh(v[9]), sw(v[10]), dh(v[11]), dw(v[12]), pt(v[13]), pl(v[14]), pb(v[15]), pr(v[16]) {}
-  size_t xLen() const { return size_t(n * ih * iw * ic); }
-  size_t yLen() const { return size_t(n * oh * ow * oc); }
-  size_t wLen() const { return size_t(kh * kw * ic * oc); }
-  memory::desc src() const { return {{n, ic, ih, iw}, dt::f32, tag::nhwc}; }
-  memory::desc dst() const { return {{n, oc, oh, ow}, dt::f32, tag::nhwc}; }
-  memory::desc wUser() const { return {{oc, ic, kh, kw}, dt::f32, tag::hwio}; }
-  memory::desc wAny() const { return {{oc, ic, kh, kw}, dt::f32, tag::any}; }
-  memory::dims strides() const { return {sh, sw}; }
-  memory::dims dilates() const { return {dh - 1, dw - 1}; }  // oneDNN counts the gaps
-  memory::dims padL() const { return {pt, pl}; }
-  memory::dims padR() const { return {pb, pr}; }
-};
-constexpr size_t kShapeLen = 17;
 
 convolution_forward::desc fwdDesc(const ConvShape &s, bool bias) {
   if (bias)
@@ -214,6 +194,7 @@ Napi::Value Conv2d(const Napi::CallbackInfo &info) {
   float *b = f32ArgOrNull(info, 2, size_t(s.oc), "bias");
   float *y = f32Arg(info, 3, s.yLen(), "y");
   bool relu = info.Length() > 5 && info[5].ToBoolean().Value();
+  if (!b && !relu && winogradForward(c, s, kv, x, w, y)) return info.Env().Undefined();
   ConvFwd &e = fwdEntry(c, s, kv, b != nullptr, relu);
   e.src.set_data_handle(x);
   e.dst.set_data_handle(y);
@@ -237,6 +218,7 @@ Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo &info) {
   float *dy = f32Arg(info, 0, s.yLen(), "dy");
   float *w = f32Arg(info, 1, s.wLen(), "filter");
   float *dx = f32Arg(info, 2, s.xLen(), "dx");
+  if (winogradBackwardData(c, s, kv, dy, w, dx)) return info.Env().Undefined();
   std::vector<int64_t> fv;
   if (flippedShape(c, s, fv)) {
     ConvBwdDataFlip &e = bwdDataFlipEntry(c, s, kv, fv);
@@ -268,6 +250,7 @@ Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo &info) {
   float *x = f32Arg(info, 0, s.xLen(), "x");
   float *dy = f32Arg(info, 1, s.yLen(), "dy");
   float *dw = f32Arg(info, 2, s.wLen(), "dw");
+  if (winogradBackwardWeights(c, s, kv, x, dy, dw)) return info.Env().Undefined();
   ConvBwdWeights &e = bwdWeightsEntry(c, s, kv);
   e.src.set_data_handle(x);
   e.diffDst.set_data_handle(dy);
@@ -278,6 +261,52 @@ Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// convImplementations(shape): the oneDNN implementation each of the three
+// primitives for this shape runs (the forward without bias or activation).
+Napi::Value ConvImplementations(const Napi::CallbackInfo &info) {
+  Context &c = ctx(info);
+  std::vector<int64_t> kv = intsArg(info, 0, kShapeLen, "shape");
+  ConvShape s(kv);
+  const WinogradImpls wino = winogradImplementations(c, s, kv);
+  std::vector<int64_t> fv;
+  const bool flipped = wino.backwardData.empty() && flippedShape(c, s, fv);
+  Napi::Object o = Napi::Object::New(info.Env());
+  // How each filter reaches its primitive: "hwio" (as is), a hand-written copy's layout, or "reorder" (oneDNN;
+  // the Winograd layouts always are).
+  Napi::Object w = Napi::Object::New(info.Env());
+  if (!wino.forward.empty()) {
+    o.Set("forward", wino.forward);
+    w.Set("forward", "reorder");
+  } else {
+    ConvFwd &e = fwdEntry(c, s, kv, false, false);
+    o.Set("forward", implOf(e.prim));
+    w.Set("forward", e.w.describe());
+  }
+  if (!wino.backwardData.empty()) {
+    o.Set("backwardData", wino.backwardData);
+    w.Set("backwardData", "reorder");
+  } else if (flipped) {
+    o.Set("backwardData", "forward(flipped filter) " + implOf(bwdDataFlipEntry(c, s, kv, fv).prim));
+    w.Set("backwardData", "flipped taps");
+  } else {
+    ConvBwdData &e = bwdDataEntry(c, s, kv);
+    o.Set("backwardData", implOf(e.prim));
+    w.Set("backwardData", e.w.describe());
+  }
+  if (!wino.backwardWeights.empty()) {
+    o.Set("backwardWeights", wino.backwardWeights);
+    w.Set("backwardWeights", "reorder");
+  } else {
+    ConvBwdWeights &e = bwdWeightsEntry(c, s, kv);
+    o.Set("backwardWeights", implOf(e.prim));
+    w.Set("backwardWeights", e.w.describe());
+  }
+  o.Set("filterCopies", w);
+  return o;
+}
+
+}  // namespace
+
 std::string implOf(const primitive &p) {
   const_dnnl_primitive_desc_t pd;
   if (dnnl_primitive_get_primitive_desc(p.get(), &pd) != dnnl_success) return "?";
@@ -285,29 +314,6 @@ std::string implOf(const primitive &p) {
   if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success || !name) return "?";
   return name;
 }
-
-// convImplementations(shape): the oneDNN implementation each of the three
-// primitives for this shape runs (the forward without bias or activation).
-Napi::Value ConvImplementations(const Napi::CallbackInfo &info) {
-  Context &c = ctx(info);
-  std::vector<int64_t> kv = intsArg(info, 0, kShapeLen, "shape");
-  ConvShape s(kv);
-  Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("forward", implOf(fwdEntry(c, s, kv, false, false).prim));
-  std::vector<int64_t> fv;
-  o.Set("backwardData", flippedShape(c, s, fv) ? "forward(flipped filter) " + implOf(bwdDataFlipEntry(c, s, kv, fv).prim)
-                                               : implOf(bwdDataEntry(c, s, kv).prim));
-  o.Set("backwardWeights", implOf(bwdWeightsEntry(c, s, kv).prim));
-  // How each filter reaches its primitive: "hwio" (as is), a hand-written copy's layout, or "reorder" (oneDNN).
-  Napi::Object w = Napi::Object::New(info.Env());
-  w.Set("forward", fwdEntry(c, s, kv, false, false).w.describe());
-  w.Set("backwardData", flippedShape(c, s, fv) ? std::string("flipped taps") : bwdDataEntry(c, s, kv).w.describe());
-  w.Set("backwardWeights", bwdWeightsEntry(c, s, kv).w.describe());
-  o.Set("filterCopies", w);
-  return o;
-}
-
-}  // namespace
 
 void initConv(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2d", Napi::Function::New(env, Conv2d));

@@ -68,12 +68,13 @@ void toAbcd16a16b(const Weights &w, const float *src, float *dst) {
 
 }  // namespace
 
-void Weights::init(const engine &eng, const memory::desc &userMd, const memory::desc &primMd, bool toPrimitive) {
+void Weights::init(const engine &eng, const memory::desc &userMd, const memory::desc &primMd, bool toPrimitive,
+                   bool ownPrim) {
   const memory::dims d = userMd.dims();  // {oc, ic, kh, kw}
   oc = d[0], ic = d[1], kh = d[2], kw = d[3];
   user = memory(userMd, eng, nullptr);
   needReorder = userMd != primMd;
-  prim = needReorder ? memory(primMd, eng) : user;
+  prim = !needReorder ? user : ownPrim ? memory(primMd, eng) : memory(primMd, eng, nullptr);
   if (!needReorder) return;
   // The loops know unpadded layouts only: channel counts a multiple of the block
   // (a padded desc would compare equal, with zero-filled channels the loops never write).

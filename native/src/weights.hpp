@@ -27,8 +27,9 @@ struct Weights {
   int64_t oc = 0, ic = 0, kh = 0, kw = 0;
 
   // userMd: the hwio filter; primMd: the primitive's. toPrimitive: which way the copy goes.
+  // ownPrim = false leaves prim without storage: the caller sets its handle before each copy.
   void init(const dnnl::engine &eng, const dnnl::memory::desc &userMd, const dnnl::memory::desc &primMd,
-            bool toPrimitive);
+            bool toPrimitive, bool ownPrim = true);
   // user -> prim (forward, backward-data) or prim -> user (backward-weights' gradient).
   void copyToPrimitive(dnnl::stream &s);
   void copyFromPrimitive(dnnl::stream &s);

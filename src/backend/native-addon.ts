@@ -16,6 +16,8 @@ export interface NativeAddonInfo {
   cachedPrimitives: number;
   /** Shape-based convolution kernel choices are on (SELFSUP_CONV_TUNING=0 turns them off). */
   convTuning: boolean;
+  /** Wide 3x3 stride-1 convolutions run Winograd F(4x4, 3x3) (native/src/winograd.cc); SELFSUP_CONV_WINOGRAD=0 turns it off. */
+  convWinograd: boolean;
 }
 
 /**
@@ -27,13 +29,15 @@ export interface NativeAddon {
   getThreads(): number;
   info(): NativeAddonInfo;
   clearCache(): void;
+  /** Whether eligible convolutions run Winograd (default on; off: every convolution on oneDNN's direct kernels). */
+  setConvWinograd(on: boolean): void;
   conv2d(x: F32, w: F32, bias: F32 | null, y: F32, shape: number[], relu: boolean): void;
   conv2dBackpropInput(dy: F32, w: F32, dx: F32, shape: number[]): void;
   conv2dBackpropFilter(x: F32, dy: F32, dw: F32, shape: number[]): void;
   /** The oneDNN implementation each convolution primitive for this shape runs (e.g. 'jit:avx512_core'). */
   convImplementations(shape: number[]): {
     forward: string; backwardData: string; backwardWeights: string;
-    /** How each filter reaches its primitive: 'hwio' (as is), a hand-copied blocked layout (e.g. 'Acdb64a'), 'reorder' (oneDNN's), 'flipped taps'. */
+    /** How each filter reaches its primitive: 'hwio' (as is), a hand-copied blocked layout (e.g. 'Acdb64a'), 'reorder' (oneDNN's; always for Winograd), 'flipped taps'. */
     filterCopies: { forward: string; backwardData: string; backwardWeights: string };
   };
   /** shape = [batch, m, n, k, transposeA, transposeB] */
