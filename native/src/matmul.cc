@@ -1,11 +1,35 @@
 // Batched matrix multiply c[b] = act(op(a[b]) x op(b[b]) + bias), with the
 // transposes expressed as strides so nothing is copied.
 #include "context.hpp"
+#include <omp.h>
 
 using namespace dnnl;
 using dt = memory::data_type;
 
 namespace {
+
+// Matmuls up to this many multiply-adds run on one thread (about 0.2 ms there).
+// A parallel region waits until every thread is scheduled; on a busy 2-core
+// machine that costs a scheduler slice now and then, which for these sizes is
+// 100x the work: a SimCLR head's matmuls (batch 32: 64 x 128 x 128) took
+// 3-7 ms in some calls against 12-28 us in most (ONEDNN_VERBOSE), and
+// BatchMatMul went from 2.6-3.3 to 0.3-0.5 ms a reference step (batch 32) on one thread.
+constexpr int64_t kSerialMatmulMacs = int64_t(8) << 20;
+
+// Sets OpenMP's thread count for the calling thread while in scope.
+class ThreadScope {
+ public:
+  explicit ThreadScope(int n) : saved_(omp_get_max_threads()), active_(n > 0 && n != saved_) {
+    if (active_) omp_set_num_threads(n);
+  }
+  ~ThreadScope() { if (active_) omp_set_num_threads(saved_); }
+  ThreadScope(const ThreadScope &) = delete;
+  ThreadScope &operator=(const ThreadScope &) = delete;
+
+ private:
+  int saved_;
+  bool active_;
+};
 
 struct MatMul {
   matmul prim;
@@ -26,7 +50,10 @@ Napi::Value MatMulFn(const Napi::CallbackInfo &info) {
   bool relu = info.Length() > 5 && info[5].ToBoolean().Value();
   kv.push_back(bias != nullptr);
   kv.push_back(relu);
-  MatMul &e = cx.cached<MatMul>(keyOf("matmul", kv, cx.threads), [&] {
+  const bool serial = B * M * N * K <= kSerialMatmulMacs;
+  ThreadScope scope(serial ? 1 : 0);
+  // Created and run under the same thread count (-1 in the key: "serial").
+  MatMul &e = cx.cached<MatMul>(keyOf("matmul", kv, serial ? -1 : cx.threads), [&] {
     auto e = std::make_shared<MatMul>();
     // a is stored [B, M, K] or, transposed, [B, K, M]; likewise b.
     memory::desc aMd({B, M, K}, dt::f32, ta ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
