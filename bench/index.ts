@@ -251,6 +251,9 @@ export async function runBench(opts: BenchOptions): Promise<object> {
     if (theory && peak && peak > theory.gflops) {
       console.log(`note: the measured sgemm (${peak.toFixed(0)} GFLOP/s) beats the peak at the nominal clock: the cores run faster than ${theory.basis.split(' x ')[1]} (turbo), so "% peak" overstates; "% sgemm" is the attainable-rate figure`);
     }
+    if (rows.some((r) => r.backend === 'native') && nativeBackend()?.addon.info().convWinograd) {
+      console.log('note: GFLOP/s counts every convolution as direct (the same count as PyTorch\'s rows); native runs the wide 3x3 stride-1 layers as Winograd F(4x4, 3x3), which does fewer multiplies, so its "% peak" and "% sgemm" can pass 100 (SELFSUP_CONV_WINOGRAD=0 for the direct kernels)');
+    }
     console.log(table(rows, peers, theory?.gflops));
     if (evalRows.length) console.log(evalTable(evalRows));
     const top = rows.find((r) => r.backend === 'native' && r.profile);
