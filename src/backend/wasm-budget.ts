@@ -31,6 +31,10 @@ export const WASM_HEAP_MAX_BYTES = 4294901760;
  *   the same at 28x28x1, batch 64: 1357 MB, 1.11 x;  MoCo v2 (one view on the tape), batch 64: 930 MB, 1.10 x;
  *   resnet [16,32,64] x [2,2,2], batch 64: 1472 MB, 1.12 x;  resnet [64,128], batch 32: 1517 MB, 1.11 x;
  *   resnet18 32x32x3, batch 16: 1819 MB, 1.15 x.
+ * The metric-learning methods (labels; 2026-12-01 evening, same build), default model 32x32x3, both views:
+ *   supcon / triplet / contrastive / multisimilarity, batch 64: 1772-1774 MB, 1.06 x each; triplet, batch 128:
+ *   3474 MB, 1.06 x; supcon with method.views = 1, batch 64: 881 MB, 1.11 x. Their pairwise losses add
+ *   nothing measurable next to the encoder's tape.
  * The real ceiling of the default model at 32x32x3: batch 152 ran (3 steps; the heap reached its 4 GiB
  * maximum), 160 did not (threaded build hung, one thread threw inside the module). This estimate
  * allows 143, about 6% under it.
