@@ -5,7 +5,7 @@
 // work (bench/peer_torch.py --e2e), plus our step alone (same model, batch and
 // threads, synthetic views) so the data overhead is visible, and a phase
 // breakdown of an instrumented copy of the loop (where the time goes).
-// Run: npx tsx bench/e2e.ts [--peer] [--json] [--steps N] [--batch N] [--threads N]
+// Run: npx tsx bench/e2e.ts [--peer] [--json] [--steps N] [--batch N] [--threads N] [--size N]
 //   (also `npx tsx bench/index.ts --e2e`)
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
@@ -47,12 +47,16 @@ export interface E2eOptions {
   print?: boolean;
 }
 
-const SIZE = 32;
+/**
+ * Image side. 32 by default (the peer comparison); `--size N` when this file is the
+ * program, e.g. to see whether the view worker pays once blur is on (>= 64 px).
+ */
+const SIZE = mainSize() ?? 32;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const say = (json: boolean, m: string) => { if (!json) console.log(m); else process.stderr.write(`${m}\n`); };
 
 /**
- * n 32x32 RGB PNGs in `dir` (flat, unlabelled): MNIST digits from the `mnist` package, padded
+ * n SIZE x SIZE RGB PNGs in `dir` (flat, unlabelled): MNIST digits from the `mnist` package, padded
  * to 32, painted in a seeded foreground colour over a seeded background with mild noise,
  * so crops, flips and colour jitter have something to act on.
  */
@@ -68,8 +72,10 @@ export async function writeDigitFolder(dir: string, n: number, seed = 0): Promis
     const px = Buffer.alloc(SIZE * SIZE * 3);
     for (let y = 0; y < SIZE; y++) {
       for (let x = 0; x < SIZE; x++) {
-        const inside = y >= 2 && y < 30 && x >= 2 && x < 30;
-        const a = inside ? digit[(y - 2) * 28 + (x - 2)] : 0;
+        // The digit fills the image at any SIZE (nearest neighbour from the 32-px layout).
+        const yy = Math.floor((y * 32) / SIZE), xx = Math.floor((x * 32) / SIZE);
+        const inside = yy >= 2 && yy < 30 && xx >= 2 && xx < 30;
+        const a = inside ? digit[(yy - 2) * 28 + (xx - 2)] : 0;
         for (let c = 0; c < 3; c++) {
           const v = a * fg[c] + (1 - a) * bg[c] + rng.int(17) - 8;
           px[(y * SIZE + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
@@ -451,6 +457,12 @@ async function viewsOnly(rounds: number, batch: number, threads?: number): Promi
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+function mainSize(): number | undefined {
+  if (!process.argv[1] || fileURLToPath(import.meta.url) !== process.argv[1]) return undefined;
+  const v = argValue(process.argv.slice(2), '--size');
+  return v ? Number(v) : undefined;
 }
 
 function argValue(argv: string[], flag: string): string | undefined {

@@ -52,15 +52,43 @@ describe('BufferPool', () => {
   });
 
   it('evicts the oldest of a length first and keeps the per-length order', () => {
-    const pool = new BufferPool(2 * 4 * N);
-    const [a, b, c] = [pool.alloc(N), pool.alloc(N), pool.alloc(N)];
+    const M = N + 16;
+    const pool = new BufferPool(2 * 4 * M);
+    const [a, b, c] = [pool.alloc(M), pool.alloc(M), pool.alloc(M)];
+    // Three arrays were live at once, so three fit idle (the budget grew past its 2-array floor)...
+    expect(pool.budget()).toBe(3 * 4 * M);
     pool.release(a);
     pool.release(b);
-    pool.release(c); // over budget: a goes
-    expect(pool.stats().idleArrays).toBe(2);
-    expect(pool.alloc(N)).toBe(c);
-    expect(pool.alloc(N)).toBe(b);
-    expect(pool.alloc(N)).not.toBe(a);
+    pool.release(c);
+    expect(pool.stats().idleArrays).toBe(3);
+    // ...and one more of another length pushes the oldest of them out.
+    const x = pool.alloc(N);
+    pool.release(x);
+    expect(pool.stats().idleArrays).toBe(3);
+    expect(pool.alloc(M)).toBe(c);
+    expect(pool.alloc(M)).toBe(b);
+    expect(pool.alloc(M)).not.toBe(a);
+    expect(pool.alloc(N)).toBe(x);
+  });
+
+  it('keeps idle as many bytes as were once live at the same time, above its floor', () => {
+    // A training step whose arrays outgrow the floor must get all of them back next step.
+    const pool = new BufferPool(4 * N); // floor: one array
+    expect(pool.budget()).toBe(4 * N);
+    const step = () => Array.from({ length: 5 }, (_, i) => pool.alloc(N + i));
+    const first = step();
+    expect(pool.budget()).toBe(first.reduce((s, a) => s + a.byteLength, 0));
+    first.forEach((a) => pool.release(a));
+    expect(pool.stats().idleArrays).toBe(5);
+    const second = step();
+    second.forEach((a, i) => expect(a).toBe(first[i]));
+    // Released and disowned arrays are no longer live: the high-water mark is not raised by reuse.
+    second.forEach((a) => pool.release(a));
+    const d = pool.alloc(N);
+    pool.disown(d.buffer);
+    const again = step();
+    expect(again.filter((a, i) => a === first[i]).length).toBe(4); // N's array was disowned: a fresh one
+    expect(pool.budget()).toBe(first.reduce((s, a) => s + a.byteLength, 0));
   });
 
   it('clear() empties it', () => {

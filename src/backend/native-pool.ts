@@ -9,6 +9,15 @@
 // escapes: read by dataSync()/data() (the cpu backend returns the stored array
 // itself), or aliased by a kernel that made a view of it (the cpu Slice kernel
 // returns subarrays) or stored it under a new tensor.
+//
+// Budget: the pool keeps up to max(maxBytes, the most bytes of its arrays ever
+// live at once) idle. A training step releases nearly everything it allocated,
+// so with a fixed 1 GiB a step whose activations pass that (64x64 images at
+// batch 128: ~2.3 GB) lost most of its arrays between steps and allocated them
+// fresh: 583k page faults and a 6.3-7.7 s step, against 1.6-2.0 s with the
+// arrays kept, at the same resident size (3.6 GB), since the process holds
+// them at its peak anyway. Idle bytes never exceed what the process has
+// already shown it needs live at once (or the floor).
 export class BufferPool {
   /** Idle arrays by length; within a length, oldest release first. */
   private readonly free = new Map<number, Float32Array[]>();
@@ -16,9 +25,13 @@ export class BufferPool {
   private readonly idle = new Set<Float32Array>();
   private readonly owned = new WeakMap<ArrayBuffer, Float32Array>();
   private pooledBytes = 0;
+  /** Bytes of owned arrays handed out and not yet released or disowned, and their high-water mark. */
+  private liveBytes = 0;
+  private peakLiveBytes = 0;
 
   /**
-   * @param maxBytes most bytes kept idle in the pool; beyond that, the least recently released arrays go to the GC.
+   * @param maxBytes bytes the pool may always keep idle; it keeps more when more were once live at the same
+   *   time (see above). Beyond the budget, the least recently released arrays go to the GC.
    * @param minLength arrays shorter than this are not pooled (allocation is cheap).
    */
   constructor(readonly maxBytes = 1 << 30, readonly minLength = 1 << 14) {}
@@ -35,6 +48,8 @@ export class BufferPool {
     }
     const a = reused ?? new Float32Array(n);
     this.owned.set(a.buffer as ArrayBuffer, a);
+    this.liveBytes += a.byteLength;
+    this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes);
     return a;
   }
 
@@ -46,17 +61,26 @@ export class BufferPool {
    */
   release(a: Float32Array): void {
     if (this.owned.get(a.buffer as ArrayBuffer) !== a || a.byteOffset !== 0 || this.idle.has(a)) return;
-    if (a.byteLength > this.maxBytes) { this.owned.delete(a.buffer as ArrayBuffer); return; }
+    this.liveBytes -= a.byteLength;
+    const budget = this.budget();
+    if (a.byteLength > budget) { this.owned.delete(a.buffer as ArrayBuffer); return; }
     const list = this.free.get(a.length);
     if (list) list.push(a); else this.free.set(a.length, [a]);
     this.idle.add(a);
     this.pooledBytes += a.byteLength;
-    while (this.pooledBytes > this.maxBytes) this.evictOldest();
+    while (this.pooledBytes > budget) this.evictOldest();
   }
 
   /** `buffer` is now visible outside the backend's bookkeeping: never recycle it. */
   disown(buffer: ArrayBufferLike): void {
+    const a = this.owned.get(buffer as ArrayBuffer);
+    if (a && !this.idle.has(a)) this.liveBytes -= a.byteLength;
     this.owned.delete(buffer as ArrayBuffer);
+  }
+
+  /** The most bytes kept idle now: max(maxBytes, the high-water mark of live bytes). */
+  budget(): number {
+    return Math.max(this.maxBytes, this.peakLiveBytes);
   }
 
   /** Drops every idle array (e.g. after a large one-off workload). */
