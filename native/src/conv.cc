@@ -1,7 +1,9 @@
 // 2-D convolution forward, backward-data and backward-weights on NHWC
 // activations and tf.conv2d's [kh, kw, in, out] filters, run in place on the
-// caller's Float32Arrays. Activations stay NHWC (no reorder on the hot path);
-// only the small filter is reordered to the primitive's blocked layout.
+// caller's Float32Arrays. Activations stay NHWC (no reorder on the direct
+// kernels' path); only the small filter is reordered to the primitive's
+// blocked layout. Wide 3x3 stride-1 layers without bias or fused activation
+// go to Winograd kernels first (winograd.cc), which reorder both.
 #include "conv.hpp"
 #include "weights.hpp"
 #include <cstring>
