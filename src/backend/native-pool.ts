@@ -61,9 +61,9 @@ export class BufferPool {
    */
   release(a: Float32Array): void {
     if (this.owned.get(a.buffer as ArrayBuffer) !== a || a.byteOffset !== 0 || this.idle.has(a)) return;
+    // No size check: a was live, so the budget (>= the live high-water mark) holds it.
     this.liveBytes -= a.byteLength;
     const budget = this.budget();
-    if (a.byteLength > budget) { this.owned.delete(a.buffer as ArrayBuffer); return; }
     const list = this.free.get(a.length);
     if (list) list.push(a); else this.free.set(a.length, [a]);
     this.idle.add(a);
