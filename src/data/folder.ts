@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { UserError } from '../util/errors.ts';
+import { DecodeGate, oneLine } from './decode-gate.ts';
 import { globToRegExp } from './glob.ts';
 import { convertChannels } from './resize.ts';
 import type { Dataset, ImageBatch } from './types.ts';
@@ -96,16 +97,24 @@ export function statOrEmpty(file: string): { size: number; mtimeMs: number } {
  * EXIF orientation is applied (photos come out upright), only the first frame of an
  * animation is read, 16-bit and CMYK images are converted to 8-bit sRGB, and sharp's
  * pixel limit (~268 megapixels) refuses decompression bombs from their header alone.
+ * A failure's message is one line and names this file's reason (see decode-gate.ts).
  */
 export async function decodeImage(file: string, size: number, channels: number): Promise<Uint8Array> {
   try {
-    return await decodeWith(file, size, channels);
-  } catch (e) {
+    return await gate.shared(() => decodeWith(file, size, channels));
+  } catch {
     // sharp calls a symlink loop "missing"; say what the file system says.
     try { fs.statSync(file); } catch (s) { throw new Error(`${(s as NodeJS.ErrnoException).code ?? 'unreadable'}: ${(s as Error).message.split(',')[0]}`); }
-    throw e;
+    try {
+      return await gate.alone(() => decodeWith(file, size, channels));
+    } catch (e) {
+      throw new Error(oneLine((e as Error).message));
+    }
   }
 }
+
+/** The process's one libvips error buffer makes this process-wide too. */
+const gate = new DecodeGate();
 
 async function decodeWith(file: string, size: number, channels: number): Promise<Uint8Array> {
   let img = sharp(file, { failOn: 'truncated' }).rotate().resize(size, size, { fit: 'cover', position: 'centre' });
