@@ -1,6 +1,7 @@
 // Entry point of the selfsup oneDNN addon: thread control, version info and the
 // argument helpers shared by the kernel files.
 #include "context.hpp"
+#include "conv.hpp"
 #include <omp.h>
 #include <cstdio>
 #include <cstdlib>
@@ -78,7 +79,8 @@ static Napi::Value Info(const Napi::CallbackInfo &info) {
   o.Set("threads", omp_get_max_threads());
   o.Set("cachedPrimitives", static_cast<double>(ctx(info).cache.size()));
   o.Set("convTuning", ctx(info).convTuning);
-  o.Set("convWinograd", ctx(info).winograd);
+  // On: setConvWinograd / SELFSUP_CONV_WINOGRAD allow it and this CPU has the kernels.
+  o.Set("convWinograd", ctx(info).winograd && winogradKernelsExist(ctx(info)));
   return o;
 }
 

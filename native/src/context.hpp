@@ -72,6 +72,8 @@ struct Context {
   // Winograd convolutions for the wide 3x3 layers (winograd.cc); SELFSUP_CONV_WINOGRAD=0
   // or setConvWinograd(false) keeps every convolution on the direct kernels.
   bool winograd = true;
+  // Whether this CPU has Winograd kernels at all (winograd.cc asks oneDNN once): -1 not asked yet.
+  int winogradKernels = -1;
   // Shared call-time buffers (see Scratch); the index says what each holds.
   enum ScratchSlot { kScratchSrc, kScratchDst, kScratchPad, kScratchWeights, kScratchSlots };
   Scratch scratch[kScratchSlots];

@@ -35,6 +35,8 @@ bool winogradBackwardData(Context &c, const ConvShape &s, const std::vector<int6
                           const float *w, float *dx);
 bool winogradBackwardWeights(Context &c, const ConvShape &s, const std::vector<int64_t> &kv, const float *x,
                              const float *dy, float *dw);
+// Whether oneDNN has Winograd kernels on this CPU (AVX-512 in oneDNN 2.6).
+bool winogradKernelsExist(Context &c);
 // The implementation names of the three Winograd primitives for s, or "" when s does not take that path.
 struct WinogradImpls { std::string forward, backwardData, backwardWeights; };
 WinogradImpls winogradImplementations(Context &c, const ConvShape &s, const std::vector<int64_t> &kv);

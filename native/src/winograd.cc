@@ -33,12 +33,29 @@ constexpr int64_t kMinChannels = 64;
 // 4x4 output tiles over the batch: 64 is batch 4 at 16x16, batch 16 at 8x8, batch 64 at 4x4.
 constexpr int64_t kMinTiles = 64;
 
-bool eligible(const Context &c, const ConvShape &s) {
+convolution_forward::primitive_desc forwardPd(Context &c, const ConvShape &s);
+
+// oneDNN 2.6 has Winograd kernels for AVX-512 only. Asked once with a small
+// problem, so that elsewhere an eligible call does not build a cache key only to
+// find an entry that says "unavailable".
+bool kernelsExist(Context &c) {
+  if (c.winogradKernels < 0) {
+    try {
+      forwardPd(c, ConvShape({1, 8, 8, 64, 3, 3, 64, 8, 8, 1, 1, 1, 1, 1, 1, 1, 1}));
+      c.winogradKernels = 1;
+    } catch (const dnnl::error &) {
+      c.winogradKernels = 0;
+    }
+  }
+  return c.winogradKernels == 1;
+}
+
+bool eligible(Context &c, const ConvShape &s) {
   if (!c.winograd) return false;
   if (s.kh != 3 || s.kw != 3 || s.sh != 1 || s.sw != 1 || s.dh != 1 || s.dw != 1) return false;
   if (s.pt != 1 || s.pl != 1 || s.pb != 1 || s.pr != 1) return false;  // "same" padding
   if (s.ic < kMinChannels || s.oc < kMinChannels || s.ic % 16 != 0 || s.oc % 16 != 0) return false;
-  return s.n * ((s.oh + 3) / 4) * ((s.ow + 3) / 4) >= kMinTiles;
+  return s.n * ((s.oh + 3) / 4) * ((s.ow + 3) / 4) >= kMinTiles && kernelsExist(c);
 }
 
 // An activation as the caller holds it (NHWC) and as the primitive wants it,
@@ -114,7 +131,7 @@ convolution_forward::primitive_desc forwardPd(Context &c, const ConvShape &s) {
   return convolution_forward::primitive_desc(d, userScratchpad(), c.eng);
 }
 
-// Builds an entry, or one with ok = false when oneDNN has no Winograd kernel here (no AVX-512, say).
+// Builds an entry, or one with ok = false when oneDNN has no Winograd kernel for this shape.
 template <class E, class F>
 E &entry(Context &c, const char *kind, const std::vector<int64_t> &kv, F build) {
   return c.cached<E>(keyOf(kind, kv, c.threads), [&] {
@@ -218,6 +235,8 @@ bool winogradBackwardWeights(Context &c, const ConvShape &s, const std::vector<i
   c.strm.wait();
   return true;
 }
+
+bool winogradKernelsExist(Context &c) { return kernelsExist(c); }
 
 WinogradImpls winogradImplementations(Context &c, const ConvShape &s, const std::vector<int64_t> &kv) {
   WinogradImpls r;

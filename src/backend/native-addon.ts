@@ -16,7 +16,10 @@ export interface NativeAddonInfo {
   cachedPrimitives: number;
   /** Shape-based convolution kernel choices are on (SELFSUP_CONV_TUNING=0 turns them off). */
   convTuning: boolean;
-  /** Wide 3x3 stride-1 convolutions run Winograd F(4x4, 3x3) (native/src/winograd.cc); SELFSUP_CONV_WINOGRAD=0 turns it off. */
+  /**
+   * Wide 3x3 stride-1 convolutions run Winograd F(4x4, 3x3) (native/src/winograd.cc): allowed
+   * (SELFSUP_CONV_WINOGRAD=0 or setConvWinograd(false) turns it off) and this CPU has the kernels (AVX-512).
+   */
   convWinograd: boolean;
 }
 

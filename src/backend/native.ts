@@ -100,7 +100,8 @@ export async function loadNative(opts: { threads?: number } = {}): Promise<Nativ
   }
   return {
     ok: true,
-    detail: `oneDNN ${info.onednn} kernels on the TF.js cpu backend (${info.runtime}, ${info.threads} thread${info.threads === 1 ? '' : 's'})`,
+    detail: `oneDNN ${info.onednn} kernels on the TF.js cpu backend (${info.runtime}, ${info.threads} thread${info.threads === 1 ? '' : 's'}, `
+      + `Winograd ${info.convWinograd ? 'on' : 'off'})`,
   };
 }
 
