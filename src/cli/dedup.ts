@@ -7,6 +7,7 @@ import { openIndex } from '../search/open.ts';
 import { writeSheet } from '../search/sheet.ts';
 import { UserError } from '../util/errors.ts';
 import { chooseBackend, printJson, stderr } from './common.ts';
+import { checkOutFile } from './out-path.ts';
 import { imageFile } from './search.ts';
 
 export interface DedupCliOptions {
@@ -35,6 +36,8 @@ const MAX_SHEET_MEMBERS = 12;
 export async function dedupSubcommand(dir: string, o: DedupCliOptions): Promise<DedupOutput> {
   if (o.threshold !== undefined && !(o.threshold > -1 && o.threshold <= 1)) throw new UserError(`--threshold: expected a cosine similarity in (-1, 1], got ${o.threshold}`);
   if (o.k !== undefined && !(Number.isInteger(o.k) && o.k >= 1)) throw new UserError(`--k: expected a positive integer, got ${o.k}`);
+  if (o.csv) checkOutFile('--csv', o.csv);
+  if (o.sheet) checkOutFile('--sheet', o.sheet, { ext: '.png' });
   await chooseBackend(o.backend, undefined, o.json ? undefined : stderr);
   const index = await openIndex(dir, { exact: o.exact, db: o.db });
   try {

@@ -5,6 +5,7 @@ import type { EngineName } from '../search/engine.ts';
 import { StopSignal } from '../train/signals.ts';
 import { UserError } from '../util/errors.ts';
 import { chooseBackend, printJson, stderr } from './common.ts';
+import { checkOutDir } from './out-path.ts';
 
 export interface EmbedCliOptions {
   checkpoint?: string;
@@ -30,6 +31,7 @@ export async function embedSubcommand(recipe: string | undefined, o: EmbedCliOpt
   if ((o.checkpoint === undefined) === (o.model === undefined)) throw new UserError('embed: give the model with --checkpoint PATH or --model DIR (one of them)');
   if (recipe !== undefined && o.images !== undefined) throw new UserError('embed: give either --images DIR or a RECIPE, not both');
   if (recipe === undefined && o.images === undefined) throw new UserError('embed: give the images with --images DIR or a RECIPE');
+  checkOutDir('--out', o.out);
   await chooseBackend(o.backend, o.threads, stderr);
   const hnsw = Object.fromEntries(Object.entries({
     connectivity: o.connectivity, expansion_add: o.expansionAdd, expansion_search: o.expansionSearch,

@@ -18,6 +18,7 @@ import { runPaths } from '../train/run-folder.ts';
 import { UserError } from '../util/errors.ts';
 import { backboneFromCheckpoint, recipeForCheckpoint } from './export.ts';
 import { stderr } from './common.ts';
+import { checkOutDir } from './out-path.ts';
 
 export type EvalKind = 'knn' | 'linear' | 'fewshot' | 'retrieval' | 'verify';
 
@@ -46,6 +47,10 @@ function runDirOf(ckptPath: string): string | undefined {
 export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Promise<Record<string, unknown>> {
   const say = opts.json ? stderr : (l: string) => process.stdout.write(`${l}\n`);
   const ck = loadCheckpoint(opts.checkpoint);
+  const runDir = runDirOf(ck.path);
+  const outDir = opts.out ?? join(runDir ?? dirname(ck.path), 'eval');
+  // Before the evaluation, which can take minutes: a report that cannot be written is the user's to redirect.
+  checkOutDir('--out', outDir);
   const recipe = recipeForCheckpoint(ck, opts.recipePath, opts.sets);
   const embeds = kind === 'retrieval' || kind === 'verify';
   // Before any data is read, so that embedding: head without a head fails fast.
@@ -75,8 +80,6 @@ export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Pro
           : kind === 'verify' ? await evaluateVerify(embedSetup!)
             : await evaluateFewShot(setup);
 
-    const runDir = runDirOf(ck.path);
-    const outDir = opts.out ?? join(runDir ?? dirname(ck.path), 'eval');
     const metricsPath = runDir ? runPaths(runDir).metrics : undefined;
     const written = await writeReport(ev, {
       outDir,

@@ -1,6 +1,7 @@
 // `selfsup export`: picks the backend, then exports (src/cli/export.ts, or src/export/site.ts for --format web).
 import { UserError } from '../util/errors.ts';
 import { chooseBackend, stderr } from './common.ts';
+import { checkOutDir } from './out-path.ts';
 
 export async function exportSubcommand(
   recipePath: string | undefined,
@@ -9,6 +10,10 @@ export async function exportSubcommand(
     index?: string; vectors?: 'float16' | 'int8'; thumbSize?: number;
   },
 ): Promise<void> {
+  if (o.thumbSize !== undefined && !(Number.isInteger(o.thumbSize) && o.thumbSize >= 8 && o.thumbSize <= 1024)) {
+    throw new UserError(`--thumb-size: expected an integer number of pixels in [8, 1024], got ${o.thumbSize}`);
+  }
+  checkOutDir('--out', o.out);
   await chooseBackend(o.backend, undefined, stderr);
   if (o.format === 'web') {
     if (!o.index) throw new UserError('--format web: give the index the page searches with --index DIR (from selfsup embed)');

@@ -1,6 +1,6 @@
 // `selfsup` command line. Each subcommand lives in its own file; this one only
 // parses arguments and maps errors to exit codes (2 bad input, 1 anything else).
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { isUserError } from '../util/errors.ts';
 import { READ_SYNC_UNSUPPORTED } from '../backend/webgpu.ts';
@@ -9,6 +9,20 @@ import { READ_SYNC_UNSUPPORTED } from '../backend/webgpu.ts';
 tf.env().set('PROD', true);
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+// Strict number options: parseInt would take '1.5' as 1 and '80x' as 80, and 'abc' would reach
+// the command as NaN; commander turns these errors into "option '--port <n>' argument 'abc' is invalid".
+const int = (v: string) => {
+  if (!/^[+-]?\d+$/.test(v.trim())) throw new InvalidArgumentError('expected an integer');
+  return Number(v);
+};
+const float = (v: string) => {
+  const x = v.trim() === '' ? NaN : Number(v);
+  if (!Number.isFinite(x)) throw new InvalidArgumentError('expected a number');
+  return x;
+};
+/** Usage errors as one line, like every other bad input (no help dump after them). */
+const oneLineUsageError = (str: string, write: (s: string) => void) => write(
+  `selfsup: ${str.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see --help)\n`);
 
 function backendOption(): Option {
   return new Option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | native | wasm | cpu').default('auto');
@@ -17,7 +31,7 @@ function backendOption(): Option {
 export function buildProgram(): Command {
   const program = new Command('selfsup')
     .description('Self-supervised pretraining (SimCLR, MoCo) on TensorFlow.js')
-    .showHelpAfterError()
+    .configureOutput({ outputError: oneLineUsageError })
     .exitOverride();
 
   program.command('pretrain')
@@ -27,8 +41,8 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'run folder (default checkpoints/<recipe-name>-<timestamp>)')
     .option('--resume', 'continue the newest checkpoint in --out (or the newest run of this recipe)')
     .addOption(backendOption())
-    .option('--threads <n>', 'threads for the native / wasm backends', (v) => parseInt(v, 10))
-    .option('--seed <n>', 'shorthand for --set train.seed=N', (v) => parseInt(v, 10))
+    .option('--threads <n>', 'threads for the native / wasm backends', int)
+    .option('--seed <n>', 'shorthand for --set train.seed=N', int)
     .option('--json', 'print the results as one JSON object on the last stdout line')
     .option('--quiet', 'no progress bar')
     .action(async (recipe, opts) => (await import('./pretrain.ts')).pretrainCommand(recipe, opts));
@@ -46,7 +60,7 @@ export function buildProgram(): Command {
       .requiredOption('--checkpoint <path>', 'run folder, its ckpt/ folder, or a ckpt/step-* folder')
       .option('--set <key=value>', 'override a recipe key (repeatable)', collect, [])
       .addOption(backendOption())
-      .option('--threads <n>', 'threads for the native / wasm backends', (v) => parseInt(v, 10))
+      .option('--threads <n>', 'threads for the native / wasm backends', int)
       .option('--out <dir>', 'where to write the report and plots (default: the run folder\'s eval/)')
       .option('--json', 'print the report as one JSON object on the last stdout line')
       .action(async (recipe, opts) => (await import('./eval-command.ts')).evalSubcommand(kind, recipe, opts));
@@ -59,7 +73,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <f>', 'tfjs | embeddings | web').choices(['tfjs', 'embeddings', 'web']).default('tfjs'))
     .option('--index <dir>', 'web: the index folder (from selfsup embed with this checkpoint) the page searches')
     .addOption(new Option('--vectors <dtype>', 'web: how the index vectors are stored').choices(['float16', 'int8']).default('float16'))
-    .option('--thumb-size <px>', 'web: thumbnail side in pixels', (v) => parseInt(v, 10), 96)
+    .option('--thumb-size <px>', 'web: thumbnail side in pixels', int, 96)
     .argument('[recipe]', 'recipe YAML file (default: the one saved with the checkpoint)')
     .option('--set <key=value>', 'override a recipe key (repeatable)', collect, [])
     .addOption(backendOption())
@@ -68,7 +82,7 @@ export function buildProgram(): Command {
   program.command('serve')
     .description('serve a folder (an exported web site) over http, on 127.0.0.1 by default')
     .argument('<site>', 'folder written by selfsup export --format web')
-    .option('--port <n>', 'port (0: any free one)', (v) => parseInt(v, 10), 8080)
+    .option('--port <n>', 'port (0: any free one)', int, 8080)
     .option('--host <address>', 'address to bind (default 127.0.0.1: this machine only)')
     .action(async (site, opts) => (await import('./serve.ts')).serveSubcommand(site, opts));
 
@@ -83,12 +97,11 @@ export function buildProgram(): Command {
     .argument('[recipe]', 'recipe YAML file (default: the embedded quickstart)')
     .requiredOption('--out <file>', 'PNG file to write')
     .option('--set <key=value>', 'override a recipe key (repeatable)', collect, [])
-    .option('--n <count>', 'number of images', (v) => parseInt(v, 10), 16)
-    .option('--seed <n>', 'seed of the views', (v) => parseInt(v, 10))
+    .option('--n <count>', 'number of images', int, 16)
+    .option('--seed <n>', 'seed of the views', int)
     .addOption(backendOption())
     .action(async (recipe, opts) => (await import('./views-command.ts')).viewsSubcommand(recipe, opts));
 
-  const int = (v: string) => parseInt(v, 10);
   program.command('embed')
     .description('embed a folder of images (or a recipe\'s data) with a checkpoint\'s frozen backbone into an index folder; reruns update it incrementally')
     .argument('[recipe]', 'recipe YAML whose data source to embed (instead of --images)')
@@ -131,7 +144,7 @@ export function buildProgram(): Command {
   program.command('dedup')
     .description('groups of byte-identical and near-duplicate images in an index')
     .argument('<index>', 'index folder (from selfsup embed)')
-    .option('--threshold <t>', 'cosine similarity for near-duplicates (default: calibration.json of the model, else 0.9996)', parseFloat)
+    .option('--threshold <t>', 'cosine similarity for near-duplicates (default: calibration.json of the model, else 0.9996)', float)
     .option('--k <n>', 'neighbours examined per image (default 16)', int)
     .option('--exact', 'brute force instead of the index engine')
     .option('--json', 'print the groups as one JSON object on the last stdout line')
@@ -152,8 +165,8 @@ export function buildProgram(): Command {
     .option('--peer', 'also run the same step in PyTorch (python3-torch) for a side-by-side ratio')
     .option('--quick', 'fewer steps')
     .option('--backends <list>', 'comma-separated backends to run')
-    .option('--threads <n>', 'threads for native / wasm / PyTorch', (v) => parseInt(v, 10))
-    .option('--soak <steps>', 'also run N native steps and report resident memory', (v) => parseInt(v, 10))
+    .option('--threads <n>', 'threads for native / wasm / PyTorch', int)
+    .option('--soak <steps>', 'also run N native steps and report resident memory', int)
     .option('--e2e', 'also time end-to-end training (PNG folder, two augmented views, step, logging); with --peer against PyTorch\'s DataLoader + torchvision')
     .action(async (opts) => (await import('./bench-command.ts')).benchSubcommand(opts));
 

@@ -2,7 +2,12 @@
 import { pretrain } from '../train/trainer.ts';
 import { chooseRunDir } from '../train/run-folder.ts';
 import { StopSignal } from '../train/signals.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { listCheckpoints } from '../train/checkpoint.ts';
+import { UserError } from '../util/errors.ts';
 import { chooseBackend, printJson, resolveRecipe, stderr } from './common.ts';
+import { checkOutDir } from './out-path.ts';
 
 export interface PretrainCliOptions {
   set: string[]; out?: string; resume?: boolean; backend: string; threads?: number; seed?: number; json?: boolean; quiet?: boolean;
@@ -10,8 +15,23 @@ export interface PretrainCliOptions {
 
 const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(100 * x).toFixed(2)}%`);
 
+/**
+ * --out names the run folder itself. Without --resume a new run would start at step 0 there and
+ * overwrite the checkpoints (same step names), backbone and recipe of the run already in it.
+ */
+function checkFreshRunDir(dir: string, resume: boolean): void {
+  checkOutDir('--out', dir);
+  if (resume) return;
+  const ckpts = listCheckpoints(join(dir, 'ckpt'));
+  const backbone = join(dir, 'backbone', 'model.json');
+  if (ckpts.length > 0 || existsSync(backbone)) {
+    throw new UserError(`--out ${dir}: already holds a run (${ckpts.at(-1) ?? backbone}); add --resume to continue it, or give a new --out folder`);
+  }
+}
+
 export async function pretrainCommand(recipePath: string | undefined, o: PretrainCliOptions): Promise<void> {
   const recipe = resolveRecipe(recipePath, o.set, o.seed);
+  if (o.out !== undefined) checkFreshRunDir(o.out, !!o.resume);
   const backend = await chooseBackend(o.backend, o.threads, stderr);
   const runDir = chooseRunDir(recipe.name, o.out, !!o.resume);
   stderr(`run folder: ${runDir}`);

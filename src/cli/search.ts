@@ -10,6 +10,7 @@ import { openIndex, type Neighbor, type SearchIndex } from '../search/open.ts';
 import { QUERY_FRAME, writeSheet, type SheetTile } from '../search/sheet.ts';
 import { UserError } from '../util/errors.ts';
 import { chooseBackend, printJson, stderr } from './common.ts';
+import { checkOutFile } from './out-path.ts';
 
 export interface SearchCliOptions {
   image?: string[];
@@ -36,6 +37,7 @@ export async function searchSubcommand(dir: string, o: SearchCliOptions): Promis
   const kinds = [o.image?.length, o.images, o.id?.length].filter(Boolean).length;
   if (kinds !== 1) throw new UserError('search: give the queries with one of --image FILE..., --images DIR or --id ID...');
   if (!(Number.isInteger(o.k) && o.k >= 1)) throw new UserError(`-k: expected a positive integer, got ${o.k}`);
+  if (o.sheet) checkOutFile('--sheet', o.sheet, { ext: '.png' });
   await chooseBackend(o.backend, o.threads, o.json ? undefined : stderr);
   const index = await openIndex(dir, { exact: o.exact, db: o.db });
   try {
@@ -85,7 +87,10 @@ export async function searchSubcommand(dir: string, o: SearchCliOptions): Promis
 /** Embeds query files with the index's model; undecodable ones are named and skipped. */
 async function embedQueries(index: SearchIndex, files: string[], given: ModelSource): Promise<{ files: string[]; vectors: Float32Array }> {
   const m = index.manifest;
-  for (const f of files) if (!fs.existsSync(f)) throw new UserError(`--image: ${f} does not exist`);
+  for (const f of files) {
+    if (!fs.existsSync(f)) throw new UserError(`--image: ${f} does not exist`);
+    if (fs.statSync(f).isDirectory()) throw new UserError(`--image: ${f} is a folder; give image files, or the folder with --images DIR`);
+  }
   const embedder = indexEmbedder(m, given);
   try {
     const good: string[] = [];

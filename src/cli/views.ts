@@ -9,13 +9,14 @@ import { closeSplits, openSplits } from '../data/index.ts';
 import { UserError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 import { resolveRecipe, stderr } from './common.ts';
+import { checkOutFile } from './out-path.ts';
 
 export interface ViewsOptions { recipePath?: string; out: string; sets: string[]; n?: number; seed?: number }
 
 export async function viewsCommand(opts: ViewsOptions): Promise<void> {
   const n = opts.n ?? 16;
   if (!(Number.isInteger(n) && n >= 1 && n <= 1024)) throw new UserError(`--n: expected an integer in [1, 1024], got ${opts.n}`);
-  if (!opts.out.toLowerCase().endsWith('.png')) throw new UserError(`--out: '${opts.out}' should be a .png file`);
+  checkOutFile('--out', opts.out, { ext: '.png' });
   const recipe = resolveRecipe(opts.recipePath, opts.sets, opts.seed);
   const seed = recipe.train.seed;
   const splits = await openSplits(recipe.data, { seed, cacheDir: join('checkpoints', '.cache'), log: stderr });
