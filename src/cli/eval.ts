@@ -19,6 +19,7 @@ import { UserError } from '../util/errors.ts';
 import { backboneFromCheckpoint, recipeForCheckpoint } from './export.ts';
 import { stderr } from './common.ts';
 import { checkOutDir } from './out-path.ts';
+import { assertFiniteOutputs } from '../eval/finite-outputs.ts';
 
 export type EvalKind = 'knn' | 'linear' | 'fewshot' | 'retrieval' | 'verify';
 
@@ -56,6 +57,8 @@ export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Pro
   // Before any data is read, so that embedding: head without a head fails fast.
   const embedder = embeds ? embedderFromCheckpoint(ck, recipe, recipe.eval.embedding ?? 'backbone') : undefined;
   const backbone = embedder?.backbone ?? backboneFromCheckpoint(ck, recipe);
+  const size = recipe.data.image_size;
+  await assertFiniteOutputs((x) => backbone.apply(x, false), [size, size, recipe.data.channels], `checkpoint ${ck.path}`);
   const splits = await openSplits(recipe.data, { seed: recipe.train.seed, cacheDir: join('checkpoints', '.cache'), log: stderr });
   try {
     const { evalTrain, evalTest } = splits;

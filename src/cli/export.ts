@@ -15,6 +15,7 @@ import type { Backbone } from '../models/module.ts';
 import { UserError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 import { stderr } from './common.ts';
+import { assertFiniteOutputs } from '../eval/finite-outputs.ts';
 
 export type ExportFormat = 'tfjs' | 'embeddings';
 
@@ -57,9 +58,10 @@ export async function exportCommand(opts: ExportCommandOptions): Promise<void> {
   const ck = loadCheckpoint(opts.checkpoint);
   const recipe = recipeForCheckpoint(ck, opts.recipePath, opts.sets);
   const backbone = backboneFromCheckpoint(ck, recipe);
+  const size = recipe.data.image_size;
+  await assertFiniteOutputs((x) => backbone.apply(x, false), [size, size, recipe.data.channels], `checkpoint ${ck.path}`);
   const source = { checkpoint: ck.path, step: ck.meta.step, method: ck.meta.method, recipe: recipe.name };
   if (opts.format === 'tfjs') {
-    const size = recipe.data.image_size;
     const { files } = await exportBackbone(backbone, opts.out, {
       inputShape: [size, size, recipe.data.channels], preprocessing: recipePreprocessing(recipe), metadata: { source },
     });

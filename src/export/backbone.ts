@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Backbone, NamedVariable } from '../models/module.ts';
 import { weightsHash } from '../eval/guard.ts';
+import { assertFiniteOutputs } from '../eval/finite-outputs.ts';
 import type { Preprocessing } from '../search/manifest.ts';
 import { BN_EPSILON, BN_MOMENTUM } from '../models/ops.ts';
 import { Rng } from '../util/rng.ts';
@@ -226,6 +227,8 @@ export async function exportBackbone(backbone: Backbone, outDir: string, opts: E
   for (const v of [...backbone.params(), ...backbone.buffers()]) vars.set(v.name, v.variable);
   const model = buildLayersModel(describeBackbone(backbone), vars, opts.inputShape);
   try {
+    // A diverged backbone (finite weights, overflowing activations) would fail the comparison below as NaN.
+    await assertFiniteOutputs((x) => backbone.apply(x, false), opts.inputShape, 'the backbone');
     const x = tf.randomNormal([2, ...opts.inputShape], 0, 1, 'float32', new Rng('export-check').seed());
     const want = tf.tidy(() => backbone.apply(x, false));
     const got = model.predict(x) as tf.Tensor;

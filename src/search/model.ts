@@ -13,6 +13,7 @@ import { decodeImage } from '../data/folder.ts';
 import type { ImageBatch } from '../data/types.ts';
 import { weightsHashOfLoaded } from '../eval/guard.ts';
 import { l2normalize } from '../eval/knn.ts';
+import { assertFiniteValues } from '../eval/finite-outputs.ts';
 import type { EvalTransform } from '../eval/features.ts';
 import { disposeModule, type Backbone } from '../models/module.ts';
 import type { Recipe } from '../recipe/index.ts';
@@ -108,7 +109,10 @@ class BackboneEmbedder implements Embedder {
     const out = tf.tidy(() => this.backbone.apply(this.transform(batch), false).reshape([batch.n, -1]) as tf.Tensor2D);
     try {
       if (out.shape[1] !== this.dim) throw new Error(`embed: backbone gave ${out.shape[1]} features, expected ${this.dim}`);
-      return l2normalize((await out.data()) as Float32Array, this.dim);
+      const raw = (await out.data()) as Float32Array;
+      // A diverged model would otherwise leave NaN rows that the index reports as corrupt vectors.
+      assertFiniteValues(raw, `model ${modelOrigin(this.model)}`);
+      return l2normalize(raw, this.dim);
     } finally {
       out.dispose();
     }

@@ -73,9 +73,12 @@ export class Interrupted extends Error {
   get exitCode(): number { return this.reason === 'SIGINT' ? 130 : 143; }
 }
 
-/** Thrown when the loss or the weights stop being finite; the last good checkpoint is kept. */
+/**
+ * Thrown when the loss or the weights stop being finite; the last good checkpoint is kept.
+ * Exit 2: the cure is in the recipe (optim.lr, method.temperature), like any other bad input.
+ */
 export class NonFiniteError extends Error {
-  readonly exitCode = 1;
+  readonly exitCode = 2;
   constructor(what: string, step: number, lastCheckpoint: string | undefined, hint: string) {
     super(`${what} at step ${step}; stopped without saving it. ${lastCheckpoint ? `Last good checkpoint: ${lastCheckpoint}. ` : ''}${hint}`);
     this.name = 'NonFiniteError';

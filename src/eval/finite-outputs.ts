@@ -1,0 +1,30 @@
+// A checkpoint whose weights are all finite can still be diverged: after one
+// huge update (optim.lr far too high) the activations overflow float32 and every
+// embedding is NaN. Evaluated, exported or indexed, such a model gave nonsense
+// numbers, then a stack overflow deep in UMAP, an export that "differs from the
+// backbone", or an index that looked corrupt. These checks name the model instead.
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../util/errors.ts';
+import { Rng } from '../util/rng.ts';
+
+const HINT = 'its weights diverged in training; use an earlier checkpoint, or train again with a lower optim.lr';
+
+/** One forward pass of a small seeded batch; throws a UserError naming `what` if any output is NaN or infinite. */
+export async function assertFiniteOutputs(
+  apply: (x: tf.Tensor4D) => tf.Tensor, inputShape: readonly [number, number, number], what: string,
+): Promise<void> {
+  const x = tf.randomNormal([2, ...inputShape], 0, 1, 'float32', new Rng('finite-outputs').seed()) as tf.Tensor4D;
+  const y = tf.tidy(() => apply(x));
+  try {
+    assertFiniteValues((await y.data()) as Float32Array, what);
+  } finally {
+    tf.dispose([x, y]);
+  }
+}
+
+/** The same check on outputs already computed (e.g. a batch of embeddings). */
+export function assertFiniteValues(values: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw new UserError(`${what} gives non-finite outputs (NaN or Infinity): ${HINT}`);
+  }
+}
