@@ -32,6 +32,8 @@ export function buildProgram(): Command {
   const program = new Command('selfsup')
     .description('Self-supervised pretraining (SimCLR, MoCo) on TensorFlow.js')
     .configureOutput({ outputError: oneLineUsageError })
+    // Inherited by every subcommand: `selfsup pretrain a.yaml b.yaml` must not silently drop b.yaml.
+    .allowExcessArguments(false)
     .exitOverride();
 
   program.command('pretrain')
