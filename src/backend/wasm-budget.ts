@@ -12,6 +12,7 @@
 // multiple of "activation elements per image" (the sum of every layer's
 // output size, computed from the model config) times the images on the tape.
 // The multiple is measured, not derived: see ACTIVATION_COPIES.
+import { projectionHeadDims } from '../models/heads.ts';
 import { backboneConvs } from '../models/resnet.ts';
 import type { Recipe } from '../recipe/index.ts';
 import type { ModelConfig } from '../recipe/sections/model.ts';
@@ -55,7 +56,7 @@ export interface WasmBudgetInput {
   batchSize: number;
   imageSize: number;
   channels: number;
-  model: Pick<ModelConfig, 'backbone' | 'widths' | 'blocks' | 'head_hidden' | 'head_out'>;
+  model: Pick<ModelConfig, 'backbone' | 'widths' | 'blocks' | 'head_hidden' | 'head_out'> & { head_layers?: number };
   /** Images per batch item that go through the encoder under the gradient tape (SimCLR: both views). */
   tapedViews: number;
 }
@@ -80,9 +81,16 @@ function countModel(input: Omit<WasmBudgetInput, 'batchSize' | 'tapedViews'>): {
     parameters += c.kernel * c.kernel * c.inC * c.outC + 4 * c.outC;
   }
   const inC = convs[convs.length - 1].outC;
-  const { head_hidden: hid, head_out: out } = input.model;
-  activations += inC + (out > 0 ? hid + out : 0);
-  parameters += out > 0 ? inC * hid + 4 * hid + hid * out + out : 0;
+  activations += inC;
+  const { head_hidden: hid, head_out: out, head_layers: layers = 2 } = input.model;
+  if (out > 0) {
+    // Each hidden layer: weights and its batch norm; the last: weights and bias.
+    const dims = projectionHeadDims(inC, hid, out, layers);
+    for (let i = 1; i < dims.length; i++) {
+      activations += dims[i];
+      parameters += dims[i - 1] * dims[i] + (i + 1 < dims.length ? 4 : 1) * dims[i];
+    }
+  }
   return { activations, parameters };
 }
 

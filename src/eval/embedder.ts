@@ -71,7 +71,7 @@ export function embedderFromCheckpoint(ck: LoadedCheckpoint, recipe: Recipe, whi
   if (!names.some((n) => n.startsWith(HEAD_PREFIX))) {
     throw new UserError(`eval.embedding: head, but checkpoint ${ck.path} (method ${ck.meta.method}) holds no '${HEAD_PREFIX}...' variables; use eval.embedding: backbone`);
   }
-  const mlp = buildProjectionHead(backbone.featureDim, recipe.model.head_hidden, headOut, new Rng('embedder-head'), recipe.model.head_batch_norm);
+  const mlp = buildProjectionHead(backbone.featureDim, recipe.model.head_hidden, headOut, new Rng('embedder-head'), recipe.model.head_batch_norm, 'head', recipe.model.head_layers ?? 2);
   const outNorm = `${HEAD_PREFIX}out_bn`;
   const head = names.some((n) => n.startsWith(`${outNorm}/`)) ? new Sequential([mlp, new OutputNorm(outNorm, headOut)]) : mlp;
   restoreVariables(ck, [...head.params(), ...head.buffers()]);

@@ -27,13 +27,13 @@ export async function buildMethod(r: Recipe): Promise<Method> {
     return buildSupervised(r, name, backbone, rng);
   }
   if (r.model.head_out === 0) {
-    throw new UserError(`model.head_out: 0 (no head) is for the metric-learning methods; ${name} contrasts the head's output, so give it a width (e.g. 64)`);
+    throw new UserError(`model.head_out: 0 (no head) is for the metric-learning methods; ${name} trains through the head's output, so give it a width (e.g. 64)`);
   }
   switch (name) {
     case 'simclr':
       return new SimCLR(backbone, {
         temperature: r.method.temperature, headHidden: r.model.head_hidden, headOut: r.model.head_out,
-        headBatchNorm: r.model.head_batch_norm,
+        headBatchNorm: r.model.head_batch_norm, headLayers: r.model.head_layers,
       }, rng);
     case 'mocov2':
     case 'mocov3': {
@@ -45,6 +45,13 @@ export async function buildMethod(r: Recipe): Promise<Method> {
       }
       if (!mod.buildMoco) throw new UserError(`method.name: '${name}' is not available in this build`);
       return mod.buildMoco(r, backbone, rng);
+    }
+    case 'byol':
+    case 'simsiam':
+    case 'barlowtwins':
+    case 'vicreg': {
+      const { buildNonContrastive } = await import('./noncontrastive.ts');
+      return buildNonContrastive(r, name, backbone, rng);
     }
   }
 }

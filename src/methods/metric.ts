@@ -24,7 +24,7 @@ export interface MetricMethodOptions {
   /** 2: both views embedded (2N rows, each image's views are positives of each other); 1: the first view only. */
   views: 1 | 2;
   /** Projection head on the backbone; absent = the backbone's features are the embedding. */
-  head?: { hidden: number; out: number; batchNorm: boolean };
+  head?: { hidden: number; out: number; batchNorm: boolean; layers?: number };
 }
 
 export class MetricLearning implements Method {
@@ -36,7 +36,7 @@ export class MetricLearning implements Method {
 
   constructor(readonly backbone: Backbone, private readonly opts: MetricMethodOptions, rng: Rng) {
     this.name = opts.name;
-    if (opts.head) this.head = buildProjectionHead(backbone.featureDim, opts.head.hidden, opts.head.out, rng, opts.head.batchNorm);
+    if (opts.head) this.head = buildProjectionHead(backbone.featureDim, opts.head.hidden, opts.head.out, rng, opts.head.batchNorm, 'head', opts.head.layers);
   }
 
   trainable(): NamedVariable[] { return [...this.backbone.params(), ...(this.head?.params() ?? [])]; }

@@ -5,6 +5,7 @@
 // shuffles the key batch before the key encoder so that a query and its key are
 // normalized with different samples.
 import * as tf from '@tensorflow/tfjs';
+import { buildMlpHead } from '../models/heads.ts';
 import { BatchNorm, Sequential } from '../models/layers.ts';
 import type { Module, NamedVariable } from '../models/module.ts';
 import type { Rng } from '../util/rng.ts';
@@ -52,4 +53,10 @@ export class OutputNorm implements Module {
   params(): NamedVariable[] { return []; }
   buffers(): NamedVariable[] { return [this.bn.gamma, this.bn.beta, ...this.bn.buffers()]; }
   batchNorms(): BatchNorm[] { return [this.bn]; }
+}
+
+/** An MLP head of these widths, then (outputBatchNorm) an OutputNorm named `${name}/out_bn`: MoCo's and SimSiam's projectors. */
+export function buildNormedHead(name: string, dims: number[], batchNorm: boolean, outputBatchNorm: boolean, rng: Rng): Module {
+  const mlp = buildMlpHead(name, { dims, batchNorm }, rng);
+  return outputBatchNorm ? new Sequential([mlp, new OutputNorm(`${name}/out_bn`, dims[dims.length - 1])]) : mlp;
 }

@@ -10,19 +10,16 @@
 // it is, the optimizer updates the query encoder, afterStep moves the key
 // encoder toward it with the momentum of the next step and enqueues the keys.
 import * as tf from '@tensorflow/tfjs';
-import { buildMlpHead } from '../models/heads.ts';
-import { Sequential } from '../models/layers.ts';
-import { copyWeights, disposeModule, type Backbone, type Module, type NamedVariable } from '../models/module.ts';
-import { buildBackbone, type BackboneConfig } from '../models/resnet.ts';
+import { buildMlpHead, projectionHeadDims } from '../models/heads.ts';
+import { disposeModule, type Backbone, type Module, type NamedVariable } from '../models/module.ts';
 import { l2Normalize } from '../losses/ntxent.ts';
-import { momentumAt } from '../optim/schedule.ts';
 import type { Recipe } from '../recipe/index.ts';
 import { UserError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
-import { emaUpdate, freeze, pairByName } from './ema.ts';
 import type { Method, StepContext } from './method.ts';
-import { batchShuffle, OutputNorm, setBatchNormSplits } from './moco-bn.ts';
+import { batchShuffle, buildNormedHead, setBatchNormSplits } from './moco-bn.ts';
 import { batchContrastiveLoss, queueContrastiveLoss } from './moco-loss.ts';
+import { MomentumEncoder, momentumAfterStep } from './momentum-encoder.ts';
 import { KeyQueue } from './queue.ts';
 
 export interface MocoOptions {
@@ -53,8 +50,8 @@ export class MoCo implements Method {
   readonly name: 'mocov2' | 'mocov3';
   readonly head: Module;
   readonly predictor?: Module;
-  readonly keyBackbone: Backbone;
-  readonly keyHead: Module;
+  /** The key encoder. */
+  readonly key: MomentumEncoder;
   readonly queue?: KeyQueue;
   /** Seeds the per-step key shuffles, so a resumed run draws the same ones with nothing to checkpoint. */
   private readonly shuffleSeed: number;
@@ -65,39 +62,32 @@ export class MoCo implements Method {
     const headDims = [backbone.featureDim, ...opts.headDims];
     this.head = buildHead('head', headDims, opts, rng);
     if (opts.version === 3) this.predictor = buildMlpHead('predictor', { dims: [out, opts.predictorHidden, out], batchNorm: true }, rng);
-    // Initialised as a copy, so its own random init is thrown away: draw it from a stream of its own.
-    const scratch = new Rng('moco-key-encoder');
-    this.keyBackbone = buildBackbone(backbone.config as unknown as BackboneConfig, scratch, `${KEY_PREFIX}backbone`);
-    this.keyHead = buildHead(`${KEY_PREFIX}head`, headDims, opts, scratch);
-    copyWeights(backbone, this.keyBackbone);
-    copyWeights(this.head, this.keyHead);
-    pairByName(this.keyParams(), this.queryEncoderParams(), KEY_PREFIX);
-    freeze(this.keyBackbone);
-    freeze(this.keyHead);
+    this.key = new MomentumEncoder(this, KEY_PREFIX, (name, r) => buildHead(name, headDims, opts, r));
     if (opts.version === 2) this.queue = new KeyQueue('moco/queue', opts.queueSize, out, rng);
     this.shuffleSeed = rng.seed();
     setBatchNormSplits(this.modules(), opts.bnSplits);
   }
 
+  get keyBackbone(): Backbone { return this.key.backbone; }
+  get keyHead(): Module { return this.key.head; }
+
   private modules(): Module[] {
     return [this.backbone, this.head, ...(this.predictor ? [this.predictor] : []), this.keyBackbone, this.keyHead];
   }
-  private queryEncoderParams(): NamedVariable[] { return [...this.backbone.params(), ...this.head.params()]; }
-  private keyParams(): NamedVariable[] { return [...this.keyBackbone.params(), ...this.keyHead.params()]; }
 
-  trainable(): NamedVariable[] { return [...this.queryEncoderParams(), ...(this.predictor?.params() ?? [])]; }
+  trainable(): NamedVariable[] { return [...this.backbone.params(), ...this.head.params(), ...(this.predictor?.params() ?? [])]; }
 
   state(): NamedVariable[] {
     return [
       ...this.backbone.buffers(), ...this.head.buffers(), ...(this.predictor?.buffers() ?? []),
-      ...this.keyParams(), ...this.keyBackbone.buffers(), ...this.keyHead.buffers(),
+      ...this.key.params(), ...this.key.buffers(),
       ...(this.queue?.state() ?? []),
     ];
   }
 
   /** The EMA momentum used by the update that follows step `step` (i.e. before step + 1's keys). */
   momentumAfter(step: number, totalSteps: number): number {
-    return this.opts.momentumSchedule ? momentumAt(step + 1, totalSteps, this.opts.momentum, 1) : this.opts.momentum;
+    return momentumAfterStep(this.opts, step, totalSteps);
   }
 
   private symmetric(): boolean { return this.opts.version === 3 || this.opts.symmetric; }
@@ -105,10 +95,9 @@ export class MoCo implements Method {
   /** Unit-length keys of a view from the key encoder, in training mode (batch statistics) as the official code. */
   private keys(x: tf.Tensor4D, rng: Rng): tf.Tensor2D {
     return tf.tidy(() => {
-      const encode = (t: tf.Tensor): tf.Tensor2D => this.keyHead.apply(this.keyBackbone.apply(t, true), true) as tf.Tensor2D;
-      if (this.opts.bnSplits <= 1) return l2Normalize(encode(x));
+      if (this.opts.bnSplits <= 1) return l2Normalize(this.key.encode(x));
       const { perm, inverse } = batchShuffle(x.shape[0], rng);
-      return l2Normalize(tf.gather(encode(tf.gather(x, perm)), inverse));
+      return l2Normalize(tf.gather(this.key.encode(tf.gather(x, perm) as tf.Tensor4D), inverse));
     });
   }
 
@@ -134,7 +123,7 @@ export class MoCo implements Method {
   }
 
   afterStep(ctx: StepContext, pre: tf.Tensor[]): void {
-    emaUpdate(this.keyParams(), this.queryEncoderParams(), this.momentumAfter(ctx.step, ctx.totalSteps));
+    this.key.follow(this.momentumAfter(ctx.step, ctx.totalSteps));
     if (this.queue) {
       const keys = tf.concat(pre as tf.Tensor2D[], 0);
       try { this.queue.enqueue(keys); } finally { keys.dispose(); }
@@ -153,8 +142,7 @@ export class MoCo implements Method {
 
 /** The projection head: the MLP, then (outputBatchNorm) the non-affine output batch norm. */
 function buildHead(name: string, dims: number[], opts: MocoOptions, rng: Rng): Module {
-  const mlp = buildMlpHead(name, { dims, batchNorm: opts.headBatchNorm }, rng);
-  return opts.outputBatchNorm ? new Sequential([mlp, new OutputNorm(`${name}/out_bn`, dims[dims.length - 1])]) : mlp;
+  return buildNormedHead(name, dims, opts.headBatchNorm, opts.outputBatchNorm, rng);
 }
 
 /** The MoCo method a recipe describes (`method.name` mocov2 or mocov3), checking the knobs against the batch. */
@@ -179,7 +167,7 @@ export function buildMoco(r: Recipe, backbone: Backbone, rng: Rng): MoCo {
   return new MoCo(backbone, {
     version, temperature: m.temperature, queueSize: m.queue_size, momentum: m.momentum,
     momentumSchedule: m.momentum_schedule, symmetric: m.symmetric, bnSplits: m.bn_splits,
-    headDims: [r.model.head_hidden, r.model.head_out], headBatchNorm: r.model.head_batch_norm,
+    headDims: projectionHeadDims(0, r.model.head_hidden, r.model.head_out, r.model.head_layers).slice(1), headBatchNorm: r.model.head_batch_norm,
     outputBatchNorm: m.output_batch_norm,
     predictorHidden: m.predictor_hidden,
   }, rng);

@@ -12,13 +12,15 @@ export interface SimClrOptions {
   headHidden: number;
   headOut: number;
   headBatchNorm: boolean;
+  /** Linear layers in the head (default 2, as SimCLR; SimCLR v2 uses 3). */
+  headLayers?: number;
 }
 
 export class SimCLR implements Method {
   readonly name = 'simclr';
   readonly head: Module;
   constructor(readonly backbone: Backbone, private readonly opts: SimClrOptions, rng: Rng) {
-    this.head = buildProjectionHead(backbone.featureDim, opts.headHidden, opts.headOut, rng, opts.headBatchNorm);
+    this.head = buildProjectionHead(backbone.featureDim, opts.headHidden, opts.headOut, rng, opts.headBatchNorm, 'head', opts.headLayers);
   }
   trainable(): NamedVariable[] { return [...this.backbone.params(), ...this.head.params()]; }
   state(): NamedVariable[] { return [...this.backbone.buffers(), ...this.head.buffers()]; }

@@ -29,6 +29,6 @@ export function buildSupervised(r: Recipe, name: SupervisedName, backbone: Backb
   // Mining draws (the 'all' miner's cap) come from a stream of their own per (seed, step).
   const miner = minerName === 'none' ? undefined
     : (step: number) => buildMiner(minerName, minerOptions, new Rng(`miner:${r.train.seed}:${step}`))!;
-  const head = r.model.head_out > 0 ? { hidden: r.model.head_hidden, out: r.model.head_out, batchNorm: r.model.head_batch_norm } : undefined;
+  const head = r.model.head_out > 0 ? { hidden: r.model.head_hidden, out: r.model.head_out, batchNorm: r.model.head_batch_norm, layers: r.model.head_layers } : undefined;
   return new MetricLearning(backbone, { name, loss, miner, views: m.views, head }, rng);
 }

@@ -1,6 +1,7 @@
 // Heads on top of the backbone. One base shape for all of them (as lightly does):
 // Linear -> BN -> ReLU -> ... -> Linear. The SimCLR/MoCo v2 projection head is the
-// 2-layer case; MoCo v3's predictor is the same shape on the query side.
+// 2-layer case, Barlow Twins' and VICReg's the 3-layer one; the predictors of MoCo v3,
+// BYOL and SimSiam are the same shape on the online side.
 import type { Rng } from '../util/rng.ts';
 import { BatchNorm, Linear, Sequential } from './layers.ts';
 import type { Module } from './module.ts';
@@ -30,6 +31,12 @@ export function buildMlpHead(name: string, cfg: MlpHeadConfig, rng: Rng): Module
   return new Sequential(layers, acts);
 }
 
-export function buildProjectionHead(inDim: number, hiddenDim: number, outDim: number, rng: Rng, batchNorm = true, name = 'head'): Module {
-  return buildMlpHead(name, { dims: [inDim, hiddenDim, outDim], batchNorm }, rng);
+/** A projection head's widths: inDim, then `layers - 1` hidden layers of hiddenDim, then outDim. */
+export function projectionHeadDims(inDim: number, hiddenDim: number, outDim: number, layers = 2): number[] {
+  if (!(Number.isInteger(layers) && layers >= 1)) throw new Error(`projection head: ${layers} layers`);
+  return [inDim, ...Array<number>(layers - 1).fill(hiddenDim), outDim];
+}
+
+export function buildProjectionHead(inDim: number, hiddenDim: number, outDim: number, rng: Rng, batchNorm = true, name = 'head', layers = 2): Module {
+  return buildMlpHead(name, { dims: projectionHeadDims(inDim, hiddenDim, outDim, layers), batchNorm }, rng);
 }

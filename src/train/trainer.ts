@@ -20,7 +20,7 @@ import { buildAugmenter, type Augmenter } from './augmenter.ts';
 import { listCheckpoints, loadNewestGoodCheckpoint, restoreVariables, saveCheckpoint, type NamedTensorSource } from './checkpoint.ts';
 import { evalScores, knnScore, type KnnScore } from './monitor.ts';
 import type { RetrievalScore } from '../eval/retrieval.ts';
-import { isSupervised } from '../recipe/sections/method.ts';
+import { isSupervised, SELF_SUPERVISED, usesTemperature } from '../recipe/sections/method.ts';
 import { writeRunPlots } from './run-plots.ts';
 import { ensureDir, runPaths, type RunPaths } from './run-folder.ts';
 import { Interrupted, isStopped, NonFiniteError, StopSignal } from './signals.ts';
@@ -86,7 +86,7 @@ async function setUp(o: PretrainOptions): Promise<Run> {
     throw new UserError(`train.batch_size: ${r.train.batch_size} is larger than the pretraining split (${splits.pretrain.n} images from ${splits.pretrain.name}) with train.drop_last: true`);
   }
   if (isSupervised(r.method.name) && !splits.pretrain.labels) {
-    throw new UserError(`method.name: ${r.method.name} learns from labels, and the pretraining split ${splits.pretrain.name} has none; use labelled data (e.g. class subfolders) or a self-supervised method (simclr, mocov2, mocov3)`);
+    throw new UserError(`method.name: ${r.method.name} learns from labels, and the pretraining split ${splits.pretrain.name} has none; use labelled data (e.g. class subfolders) or a self-supervised method (${SELF_SUPERVISED.join(', ')})`);
   }
   if (isSupervised(r.method.name) && r.data.sampler !== 'm_per_class') {
     o.log?.(`note: ${r.method.name} with data.sampler: ${r.data.sampler} may see few same-class pairs per batch; data.sampler: m_per_class guarantees them`);
@@ -165,7 +165,7 @@ async function assertFiniteWeights(run: Run, step: number): Promise<void> {
   sums.dispose();
   const i = values.findIndex((v) => !Number.isFinite(v));
   const bad = i >= 0 ? run.method.trainable()[i] : undefined;
-  if (bad) throw new NonFiniteError(`weight '${bad.name}' is not finite`, step, listCheckpoints(run.paths.ckpt).at(-1), 'Try a lower optim.lr or a higher method.temperature.');
+  if (bad) throw new NonFiniteError(`weight '${bad.name}' is not finite`, step, listCheckpoints(run.paths.ckpt).at(-1), `Try a lower optim.lr${usesTemperature(run.recipe.method.name) ? ' or a higher method.temperature' : ''}.`);
 }
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
@@ -263,7 +263,7 @@ async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result
           throw e;
         } finally { view1.dispose(); view2.dispose(); }
         if (!Number.isFinite(out.loss)) {
-          throw new NonFiniteError(`loss is ${out.loss}`, step, lastCkpt || undefined, `Try a lower optim.lr (now ${lr.toPrecision(3)}) or a higher method.temperature (now ${r.method.temperature}).`);
+          throw new NonFiniteError(`loss is ${out.loss}`, step, lastCkpt || undefined, `Try a lower optim.lr (now ${lr.toPrecision(3)})${usesTemperature(r.method.name) ? ` or a higher method.temperature (now ${r.method.temperature})` : ''}.`);
         }
         if (result.firstLoss === undefined) result.firstLoss = out.loss;
         lastLoss = out.loss;

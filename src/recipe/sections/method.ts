@@ -1,9 +1,9 @@
 // Recipe section `method`: which method and its knobs. Self-supervised methods
-// (simclr, mocov2, mocov3) learn from two views alone; the metric-learning ones
+// (simclr, mocov2, mocov3, byol, simsiam, barlowtwins, vicreg) learn from two views alone; the metric-learning ones
 // (supcon, triplet, contrastive, multisimilarity) also use labels. Keys that a
 // method does not use are accepted (so one recipe can switch method with
 // --set method.name=...), but each has one meaning.
-export const SELF_SUPERVISED = ['simclr', 'mocov2', 'mocov3'] as const;
+export const SELF_SUPERVISED = ['simclr', 'mocov2', 'mocov3', 'byol', 'simsiam', 'barlowtwins', 'vicreg'] as const;
 export const SUPERVISED = ['supcon', 'triplet', 'contrastive', 'multisimilarity'] as const;
 export type MethodName = (typeof SELF_SUPERVISED)[number] | (typeof SUPERVISED)[number];
 export type MinerName = 'auto' | 'none' | 'all' | 'batch_hard' | 'semi_hard' | 'multisimilarity';
@@ -18,18 +18,24 @@ export interface MethodConfig {
   temperature: number;
   /** MoCo v2: number of negatives kept in the queue (a multiple of the batch size). */
   queue_size: number;
-  /** MoCo: momentum of the key encoder's exponential moving average (v3: the starting value). */
+  /** MoCo, BYOL: momentum of the key / target encoder's exponential moving average (with the schedule: the starting value). */
   momentum: number;
-  /** MoCo v3: raise the momentum to 1 on a cosine schedule. */
+  /** MoCo v3, BYOL: raise the momentum to 1 on a cosine schedule. */
   momentum_schedule: boolean;
   /** MoCo: loss over both views as queries. */
   symmetric: boolean;
   /** MoCo: batch-norm groups (single-device substitute for shuffle-BN); 1 = off. */
   bn_splits: number;
-  /** MoCo v3: hidden width of the predictor MLP. */
+  /** MoCo v3, BYOL, SimSiam: hidden width of the predictor MLP (SimSiam's is a bottleneck: smaller than head_out). */
   predictor_hidden: number;
-  /** MoCo: a non-affine batch norm on the head's output (as MoCo v3's projector ends); see src/methods/moco-bn.ts. */
+  /** MoCo, SimSiam: a non-affine batch norm on the head's output (as MoCo v3's and SimSiam's projectors end); see src/methods/moco-bn.ts. */
   output_batch_norm: boolean;
+  /** Barlow Twins: weight of the off-diagonal (redundancy) term against the diagonal (invariance) one. */
+  barlow_lambda: number;
+  /** VICReg: weights of the invariance, variance and covariance terms. */
+  vicreg_sim: number;
+  vicreg_std: number;
+  vicreg_cov: number;
   /** Metric learning: which tuples the loss sees ('auto' = the method's usual miner, see DEFAULT_MINER). */
   miner: MinerName;
   /** Metric learning: cosine similarity or Euclidean distance, both on L2-normalized embeddings. */
@@ -68,6 +74,10 @@ export const methodSchema = {
     bn_splits: { type: 'integer', minimum: 1, default: 1 },
     predictor_hidden: { type: 'integer', minimum: 1, default: 256 },
     output_batch_norm: { type: 'boolean', default: true },
+    barlow_lambda: { type: 'number', minimum: 0, default: 0.0051, description: 'barlowtwins: weight of the off-diagonal term (paper: 0.0051 for 8192 dims; about 1/head_out)' },
+    vicreg_sim: { type: 'number', minimum: 0, default: 25, description: 'vicreg: invariance weight' },
+    vicreg_std: { type: 'number', minimum: 0, default: 25, description: 'vicreg: variance weight' },
+    vicreg_cov: { type: 'number', minimum: 0, default: 1, description: 'vicreg: covariance weight' },
     miner: { enum: ['auto', 'none', 'all', 'batch_hard', 'semi_hard', 'multisimilarity'], default: 'auto', description: 'metric learning: tuples the loss sees; auto = the method\'s usual one' },
     distance: { enum: ['cosine', 'l2'], default: 'cosine', description: 'metric learning: on L2-normalized embeddings' },
     margin: { type: 'number', minimum: 0, default: 0.1, description: 'triplet margin (and the semi-hard window)' },
@@ -85,11 +95,17 @@ export const methodSchema = {
 
 /**
  * The papers' temperatures: SimCLR 0.5 (its CIFAR setting), MoCo v2 0.2, MoCo v3 1.0,
- * SupCon 0.1 (Khosla et al.); the other metric losses have none (the value is unused).
+ * SupCon 0.1 (Khosla et al.); the other losses have none (the value is unused).
  */
 export const METHOD_TEMPERATURE: Record<MethodName, number> = {
-  simclr: 0.5, mocov2: 0.2, mocov3: 1.0, supcon: 0.1, triplet: 0.1, contrastive: 0.1, multisimilarity: 0.1,
+  simclr: 0.5, mocov2: 0.2, mocov3: 1.0, byol: 1, simsiam: 1, barlowtwins: 1, vicreg: 1,
+  supcon: 0.1, triplet: 0.1, contrastive: 0.1, multisimilarity: 0.1,
 };
+
+/** Whether the method's loss has a temperature (the softmax losses: SimCLR, MoCo, SupCon). */
+export function usesTemperature(name: MethodName): boolean {
+  return name === 'simclr' || name === 'mocov2' || name === 'mocov3' || name === 'supcon';
+}
 
 /**
  * The miner each metric method uses unless the recipe says otherwise: triplets

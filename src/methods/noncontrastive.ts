@@ -1,0 +1,34 @@
+// The self-supervised methods without negatives, as the recipe names them:
+// BYOL and SimSiam (a predictor against a fixed target), Barlow Twins and VICReg
+// (a loss on the embedding's batch statistics).
+import { barlowTwinsLoss } from '../losses/barlowtwins.ts';
+import { vicregLoss } from '../losses/vicreg.ts';
+import { projectionHeadDims } from '../models/heads.ts';
+import type { Backbone } from '../models/module.ts';
+import type { Recipe } from '../recipe/index.ts';
+import type { Rng } from '../util/rng.ts';
+import { BYOL } from './byol.ts';
+import { JointEmbedding } from './joint-embedding.ts';
+import type { Method } from './method.ts';
+import { SimSiam } from './simsiam.ts';
+
+export type NonContrastiveName = 'byol' | 'simsiam' | 'barlowtwins' | 'vicreg';
+
+export function buildNonContrastive(r: Recipe, name: NonContrastiveName, backbone: Backbone, rng: Rng): Method {
+  const m = r.method;
+  const headDims = projectionHeadDims(backbone.featureDim, r.model.head_hidden, r.model.head_out, r.model.head_layers).slice(1);
+  const headBatchNorm = r.model.head_batch_norm;
+  switch (name) {
+    case 'byol':
+      return new BYOL(backbone, { momentum: m.momentum, momentumSchedule: m.momentum_schedule, headDims, headBatchNorm, predictorHidden: m.predictor_hidden }, rng);
+    case 'simsiam':
+      return new SimSiam(backbone, { headDims, headBatchNorm, outputBatchNorm: m.output_batch_norm, predictorHidden: m.predictor_hidden }, rng);
+    case 'barlowtwins':
+    case 'vicreg': {
+      const loss = name === 'barlowtwins'
+        ? (z1: Parameters<typeof barlowTwinsLoss>[0], z2: Parameters<typeof barlowTwinsLoss>[1]) => barlowTwinsLoss(z1, z2, m.barlow_lambda)
+        : (z1: Parameters<typeof vicregLoss>[0], z2: Parameters<typeof vicregLoss>[1]) => vicregLoss(z1, z2, { sim: m.vicreg_sim, std: m.vicreg_std, cov: m.vicreg_cov });
+      return new JointEmbedding(name, backbone, { headDims, headBatchNorm, loss }, rng);
+    }
+  }
+}
