@@ -1,10 +1,11 @@
 // SimCLR training steps (ResNet + projection head with batch norm + NT-Xent +
 // SGD) on the webgpu backend against the TF.js cpu backend from the same
-// initial weights. Where Dawn finds no adapter the test says why and skips;
+// initial weights, one step of each method without negatives, and a whole
+// pretrain() run. Where Dawn finds no adapter the test says why and skips;
 // with SELFSUP_REQUIRE_WEBGPU=1 (set by .ci/run once Mesa's llvmpipe is
 // installed) it fails instead.
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinySimclr } from './tiny-simclr.ts';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,8 @@ import { loadRecipe } from '../src/recipe/index.ts';
 import { loadCheckpoint } from '../src/train/checkpoint.ts';
 import { Interrupted, type StopSignal } from '../src/train/signals.ts';
 import { pretrain } from '../src/train/trainer.ts';
+import { buildMethod } from '../src/methods/index.ts';
+import { syntheticViews, tinyRecipe } from './moco-helpers.ts';
 
 afterAll(async () => { tf.env().set('WEBGPU_CPU_FORWARD', true); await tf.setBackend('cpu'); });
 
@@ -104,6 +107,52 @@ describe.skipIf(!load.ok)('SimCLR steps, webgpu vs cpu', () => {
     tf.dispose([a, b]);
     expect(tf.memory().numTensors).toBe(before);
   });
+});
+
+describe.skipIf(!load.ok)('the methods without negatives, webgpu vs cpu', () => {
+  // One step's loss and gradients of BYOL, SimSiam, Barlow Twins and VICReg from the same
+  // initial weights and views (SimSiam's stop-gradient is a tf.customGrad, BYOL's targets come
+  // from its momentum encoder outside the tape).
+  let views: { a: Float32Array; b: Float32Array; shape: [number, number, number, number] };
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    const { view1, view2 } = syntheticViews(0, 8);
+    views = { a: Float32Array.from(view1.dataSync()), b: Float32Array.from(view2.dataSync()), shape: view1.shape };
+    tf.dispose([view1, view2]);
+  });
+  async function step(name: string, backend: 'cpu' | 'webgpu') {
+    expect(await tf.setBackend(backend)).toBe(true);
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+    const m = await buildMethod(tinyRecipe({ name, momentum: 0.9 }, { batch_size: 8 }));
+    const v1 = tf.tensor4d(views.a, views.shape);
+    const v2 = tf.tensor4d(views.b, views.shape);
+    const ctx = { step: 0, totalSteps: 10, epoch: 0 };
+    const pre = m.beforeStep?.(v1, v2, ctx) ?? [];
+    const params = m.trainable();
+    const { value, grads } = tf.variableGrads(() => m.loss(v1, v2, ctx, pre), params.map((p) => p.variable));
+    const loss = (await value.data())[0];
+    const g = new Map<string, Float32Array>();
+    for (const p of params) g.set(p.name, Float32Array.from(await grads[p.variable.name].data()));
+    tf.dispose([value, v1, v2, ...pre, ...Object.values(grads)]);
+    m.dispose();
+    return { loss, grads: g };
+  }
+
+  it.each(['byol', 'simsiam', 'barlowtwins', 'vicreg'])('%s: same loss and gradients', async (name) => {
+    const cpu = await step(name, 'cpu');
+    const gpu = await step(name, 'webgpu');
+    expect(Math.abs(gpu.loss - cpu.loss), `${gpu.loss} vs ${cpu.loss}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(cpu.loss)));
+    // Scale per tensor, floored at 1% of the largest gradient: some are zero in exact arithmetic
+    // (Barlow Twins standardizes the projector's output, so its last bias has no effect) and
+    // both backends then give float32 rounding noise.
+    const largest = Math.max(...[...cpu.grads.values()].map(maxAbs));
+    expect(largest).toBeGreaterThan(0);
+    for (const [p, a] of cpu.grads) {
+      const b = gpu.grads.get(p)!;
+      const err = maxAbs(Float32Array.from(a, (v, i) => v - b[i]));
+      expect(err, `${p}: ${err} vs scale ${maxAbs(a)}`).toBeLessThan(2e-3 * Math.max(1e-2 * largest, maxAbs(a)));
+    }
+  }, 60_000);
 });
 
 describe.skipIf(!load.ok)('pretrain() on webgpu', () => {
