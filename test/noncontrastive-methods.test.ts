@@ -182,6 +182,27 @@ describe('Barlow Twins and VICReg', () => {
   });
 });
 
+describe('loss parts are logged', () => {
+  it.each([
+    ['barlowtwins', { barlow_lambda: 0.05 }, (x: Record<string, number>) => x.invariance + 0.05 * x.redundancy],
+    ['vicreg', { vicreg_sim: 2, vicreg_std: 3, vicreg_cov: 0.5 }, (x: Record<string, number>) => 2 * x.invariance + 3 * x.variance + 0.5 * x.covariance],
+  ] as const)('%s: the step reports the unweighted terms, and they add up to the loss', async (name, knobs, total) => {
+    const recipe = tinyRecipe({ name, ...knobs }, { batch_size: BATCH });
+    const m = await buildMethod(recipe);
+    const opt = createOptimizer(recipe.optim, m.trainable());
+    const runner = new StepRunner(m, opt, m.trainable());
+    const { view1, view2 } = syntheticViews(7, BATCH);
+    await runner.run(view1, view2, ctxAt(0), 0.01);
+    const before = tf.memory().numTensors;
+    const out = await runner.run(view1, view2, ctxAt(1), 0.01);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Object.keys(out.extra).sort()).toEqual(name === 'vicreg' ? ['covariance', 'invariance', 'variance'] : ['invariance', 'redundancy']);
+    expect(Object.values(out.extra).every((v) => Number.isFinite(v) && v > 0)).toBe(true);
+    expect(total(out.extra)).toBeCloseTo(out.loss, 4);
+    opt.dispose(); m.dispose(); view1.dispose(); view2.dispose();
+  });
+});
+
 describe('short runs on synthetic views', () => {
   it.each([
     ['byol', 0.05],

@@ -18,16 +18,27 @@ export function standardizeColumns(z: tf.Tensor2D): tf.Tensor2D {
   });
 }
 
-/** The loss above for two [N, D] embeddings of the same N images; lambda >= 0. */
-export function barlowTwinsLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, lambda: number): tf.Scalar {
+/** The paper's two terms: invariance sum_i (1 - C_ii)^2 and redundancy sum_{i != j} C_ij^2 (unweighted). */
+export interface BarlowTwinsTerms { invariance: tf.Scalar; redundancy: tf.Scalar }
+
+export function barlowTwinsTerms(z1: tf.Tensor2D, z2: tf.Tensor2D): BarlowTwinsTerms {
   if (z1.shape[0] !== z2.shape[0] || z1.shape[1] !== z2.shape[1]) throw new Error(`barlowTwinsLoss: views [${z1.shape}] vs [${z2.shape}]`);
   if (z1.shape[0] < 2) throw new Error('barlowTwinsLoss: needs at least 2 images a batch (it standardizes over the batch)');
   return tf.tidy(() => {
     const n = z1.shape[0];
     const c = tf.div(tf.matMul(standardizeColumns(z1), standardizeColumns(z2), true, false), n);
     const eye = tf.eye(z1.shape[1]);
-    const onDiag = tf.sum(tf.square(tf.sub(tf.mul(c, eye), eye)));
-    const offDiag = tf.sum(tf.square(tf.mul(c, tf.sub(1, eye))));
-    return tf.add(onDiag, tf.mul(offDiag, lambda)) as tf.Scalar;
+    return {
+      invariance: tf.sum(tf.square(tf.sub(tf.mul(c, eye), eye))) as tf.Scalar,
+      redundancy: tf.sum(tf.square(tf.mul(c, tf.sub(1, eye)))) as tf.Scalar,
+    };
+  });
+}
+
+/** invariance + lambda * redundancy, for two [N, D] embeddings of the same N images; lambda >= 0. */
+export function barlowTwinsLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, lambda: number): tf.Scalar {
+  return tf.tidy(() => {
+    const t = barlowTwinsTerms(z1, z2);
+    return tf.add(t.invariance, tf.mul(t.redundancy, lambda)) as tf.Scalar;
   });
 }

@@ -44,10 +44,12 @@ export function vicregTerms(z1: tf.Tensor2D, z2: tf.Tensor2D): VicRegTerms {
   });
 }
 
+/** The weighted sum of the terms. */
+export function weightVicreg(t: VicRegTerms, w: VicRegWeights): tf.Scalar {
+  return tf.tidy(() => tf.addN([tf.mul(t.invariance, w.sim), tf.mul(t.variance, w.std), tf.mul(t.covariance, w.cov)]) as tf.Scalar);
+}
+
 /** The weighted VICReg loss. */
 export function vicregLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, w: VicRegWeights = VICREG_PAPER_WEIGHTS): tf.Scalar {
-  return tf.tidy(() => {
-    const t = vicregTerms(z1, z2);
-    return tf.addN([tf.mul(t.invariance, w.sim), tf.mul(t.variance, w.std), tf.mul(t.covariance, w.cov)]) as tf.Scalar;
-  });
+  return tf.tidy(() => weightVicreg(vicregTerms(z1, z2), w));
 }

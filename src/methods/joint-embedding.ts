@@ -4,7 +4,7 @@
 // itself keeps the embedding from collapsing by acting on its batch statistics:
 // Barlow Twins decorrelates the dimensions through the cross-correlation matrix,
 // VICReg keeps every dimension's variance up and their covariances down.
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { buildMlpHead } from '../models/heads.ts';
 import { disposeModule, type Backbone, type Module, type NamedVariable } from '../models/module.ts';
 import { UserError } from '../util/errors.ts';
@@ -15,12 +15,13 @@ export interface JointEmbeddingOptions {
   /** Projector widths after the backbone (both papers: three layers, e.g. [hidden, hidden, out]). */
   headDims: number[];
   headBatchNorm: boolean;
-  /** The loss of the two views' projections, [N, D] each. */
-  loss: (z1: tf.Tensor2D, z2: tf.Tensor2D) => tf.Scalar;
+  /** The loss of the two views' projections, [N, D] each, and its named parts (logged). */
+  loss: (z1: tf.Tensor2D, z2: tf.Tensor2D) => { loss: tf.Scalar; parts: Record<string, tf.Scalar> };
 }
 
 export class JointEmbedding implements Method {
   readonly head: Module;
+  private parts: Record<string, tf.Scalar> = {};
 
   constructor(readonly name: 'barlowtwins' | 'vicreg', readonly backbone: Backbone, private readonly opts: JointEmbeddingOptions, rng: Rng) {
     this.head = buildMlpHead('head', { dims: [backbone.featureDim, ...opts.headDims], batchNorm: opts.headBatchNorm }, rng);
@@ -34,8 +35,22 @@ export class JointEmbedding implements Method {
       throw new UserError(`${this.name}: a batch of ${view1.shape[0]} image (a short last batch with train.drop_last: false); its loss takes statistics over the batch, so keep train.drop_last: true`);
     }
     const project = (x: tf.Tensor4D) => this.head.apply(this.backbone.apply(x, true), true) as tf.Tensor2D;
-    return this.opts.loss(project(view1), project(view2));
+    const { loss, parts } = this.opts.loss(project(view1), project(view2));
+    // Kept: loss() runs inside the tape's scope, which disposes everything else it made.
+    tf.dispose(Object.values(this.parts));
+    this.parts = Object.fromEntries(Object.entries(parts).map(([k, t]) => [k, tf.keep(t)]));
+    return loss;
   }
 
-  dispose(): void { disposeModule(this.backbone); disposeModule(this.head); }
+  takeLossParts(): Record<string, tf.Scalar> {
+    const parts = this.parts;
+    this.parts = {};
+    return parts;
+  }
+
+  dispose(): void {
+    tf.dispose(Object.values(this.parts));
+    disposeModule(this.backbone);
+    disposeModule(this.head);
+  }
 }

@@ -31,6 +31,12 @@ export interface Method {
   beforeStep?(view1: tf.Tensor4D, view2: tf.Tensor4D, ctx: StepContext): tf.Tensor[];
   /** The loss, computed under the gradient tape. */
   loss(view1: tf.Tensor4D, view2: tf.Tensor4D, ctx: StepContext, pre: tf.Tensor[]): tf.Scalar;
+  /**
+   * Named parts of the last loss() (VICReg's invariance / variance / covariance...), as
+   * tensors kept out of the tape's scope; the step reads them with the loss, logs them as
+   * train/<name> and disposes them. Called once after each loss().
+   */
+  takeLossParts?(): Record<string, tf.Scalar>;
   /** After the optimizer update (MoCo: momentum update of the key encoder, enqueue keys). */
   afterStep?(ctx: StepContext, pre: tf.Tensor[]): void;
   /** Scalars worth logging besides the loss (e.g. the current momentum). */

@@ -1,8 +1,9 @@
 // The self-supervised methods without negatives, as the recipe names them:
 // BYOL and SimSiam (a predictor against a fixed target), Barlow Twins and VICReg
 // (a loss on the embedding's batch statistics).
-import { barlowTwinsLoss } from '../losses/barlowtwins.ts';
-import { vicregLoss } from '../losses/vicreg.ts';
+import * as tf from '@tensorflow/tfjs';
+import { barlowTwinsTerms } from '../losses/barlowtwins.ts';
+import { vicregTerms, weightVicreg } from '../losses/vicreg.ts';
 import { projectionHeadDims } from '../models/heads.ts';
 import type { Backbone } from '../models/module.ts';
 import type { Recipe } from '../recipe/index.ts';
@@ -25,9 +26,17 @@ export function buildNonContrastive(r: Recipe, name: NonContrastiveName, backbon
       return new SimSiam(backbone, { headDims, headBatchNorm, outputBatchNorm: m.output_batch_norm, predictorHidden: m.predictor_hidden }, rng);
     case 'barlowtwins':
     case 'vicreg': {
+      // The unweighted terms are logged too (train/invariance, ...): which one stalls says
+      // whether the views disagree or the embedding is collapsing / redundant.
       const loss = name === 'barlowtwins'
-        ? (z1: Parameters<typeof barlowTwinsLoss>[0], z2: Parameters<typeof barlowTwinsLoss>[1]) => barlowTwinsLoss(z1, z2, m.barlow_lambda)
-        : (z1: Parameters<typeof vicregLoss>[0], z2: Parameters<typeof vicregLoss>[1]) => vicregLoss(z1, z2, { sim: m.vicreg_sim, std: m.vicreg_std, cov: m.vicreg_cov });
+        ? (z1: tf.Tensor2D, z2: tf.Tensor2D) => {
+          const t = barlowTwinsTerms(z1, z2);
+          return { loss: tf.add(t.invariance, tf.mul(t.redundancy, m.barlow_lambda)) as tf.Scalar, parts: { ...t } };
+        }
+        : (z1: tf.Tensor2D, z2: tf.Tensor2D) => {
+          const t = vicregTerms(z1, z2);
+          return { loss: weightVicreg(t, { sim: m.vicreg_sim, std: m.vicreg_std, cov: m.vicreg_cov }), parts: { ...t } };
+        };
       return new JointEmbedding(name, backbone, { headDims, headBatchNorm, loss }, rng);
     }
   }

@@ -25,14 +25,18 @@ export class StepRunner {
     const pre = this.method.beforeStep?.(view1, view2, ctx) ?? [];
     try {
       const { value, grads } = tf.variableGrads(() => this.method.loss(view1, view2, ctx, pre), this.vars);
+      const parts = this.method.takeLossParts?.() ?? {};
       let loss: number;
+      const partValues: Record<string, number> = {};
       try {
         loss = (await value.data())[0];
+        for (const [name, t] of Object.entries(parts)) partValues[name] = (await t.data())[0];
       } catch (e) {
         tf.dispose(Object.values(grads));
         throw e;
       } finally {
         value.dispose();
+        tf.dispose(Object.values(parts));
       }
       const byName = new Map<string, tf.Tensor>();
       for (const [k, g] of Object.entries(grads)) byName.set(this.names.get(k) ?? k, g);
@@ -45,7 +49,7 @@ export class StepRunner {
       } finally {
         for (const g of byName.values()) g.dispose();
       }
-      return { loss, extra: this.method.metrics?.(ctx) ?? {} };
+      return { loss, extra: { ...partValues, ...this.method.metrics?.(ctx) } };
     } finally {
       for (const t of pre) t.dispose();
     }
