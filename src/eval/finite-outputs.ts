@@ -13,10 +13,15 @@ const HINT = 'its weights diverged in training; use an earlier checkpoint, or tr
 export async function assertFiniteOutputs(
   apply: (x: tf.Tensor4D) => tf.Tensor, inputShape: readonly [number, number, number], what: string,
 ): Promise<void> {
+  if (!(await outputsAreFinite(apply, inputShape))) throw nonFinite(what);
+}
+
+/** The same forward pass, as a yes/no (for callers with their own error, e.g. training's NonFiniteError). */
+export async function outputsAreFinite(apply: (x: tf.Tensor4D) => tf.Tensor, inputShape: readonly [number, number, number]): Promise<boolean> {
   const x = tf.randomNormal([2, ...inputShape], 0, 1, 'float32', new Rng('finite-outputs').seed()) as tf.Tensor4D;
   const y = tf.tidy(() => apply(x));
   try {
-    assertFiniteValues((await y.data()) as Float32Array, what);
+    return ((await y.data()) as Float32Array).every(Number.isFinite);
   } finally {
     tf.dispose([x, y]);
   }
@@ -25,6 +30,10 @@ export async function assertFiniteOutputs(
 /** The same check on outputs already computed (e.g. a batch of embeddings). */
 export function assertFiniteValues(values: ArrayLike<number>, what: string): void {
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw new UserError(`${what} gives non-finite outputs (NaN or Infinity): ${HINT}`);
+    if (!Number.isFinite(values[i])) throw nonFinite(what);
   }
+}
+
+function nonFinite(what: string): UserError {
+  return new UserError(`${what} gives non-finite outputs (NaN or Infinity): ${HINT}`);
 }

@@ -13,11 +13,11 @@ import { isStopped, Stopped, yieldToSignals } from '../train/signals.ts';
 import { hookPoint } from '../util/test-hooks.ts';
 import type { EngineName } from './engine.ts';
 import { HNSW_DEFAULTS, type HnswConfig } from './hnsw.ts';
-import { INDEX_FORMAT, INDEX_VERSION, type IndexManifest } from './manifest.ts';
+import { INDEX_FORMAT, INDEX_VERSION, MANIFEST, readManifest, type IndexManifest } from './manifest.ts';
 import { loadEmbedder, modelOrigin, type Embedder, type ModelSource } from './model.ts';
 import { folderSource, recipeSource, type ImageSource, type SourceItem } from './sources.ts';
 import { IndexStore } from './store.ts';
-import { syncEngine } from './sync.ts';
+import { preflightEngine, syncEngine } from './sync.ts';
 
 export interface EmbedOptions extends ModelSource {
   /** A folder of images (ids = paths relative to it) ... */
@@ -70,13 +70,17 @@ export async function embedImages(opts: EmbedOptions): Promise<EmbedResult> {
   let source: ImageSource | undefined;
   let store: IndexStore | undefined;
   try {
+    const out = path.resolve(opts.out);
+    // What can be checked without the images is checked before any is decoded.
+    const existing = fs.existsSync(path.join(out, MANIFEST)) ? readManifest(out) : undefined;
+    if (existing && existing.count > 0) checkSameModel(existing, embedder, out);
+    await preflightEngine(out, existing?.engine, embedder.dim, { engine, db: opts.db, table: opts.table });
     const p = embedder.preprocessing;
     source = opts.images !== undefined ? folderSource(opts.images, p)
       : await recipeSource(opts.recipe!, opts.sets ?? [], p, splitSeed(embedder, opts.recipe, opts.sets ?? []), log);
     if (source.items.length === 0) throw new UserError(`--images: no images in ${opts.images} (expected files sharp reads: .jpg .png .webp ...)`);
-    const out = path.resolve(opts.out);
     store = IndexStore.open(out, () => freshManifest(embedder, source!.describe, engine), log);
-    checkCompatible(store.manifest, embedder, source.describe, out);
+    bindIndex(store, embedder, source.describe, log);
 
     const { keep, todo } = plan(store, source);
     const removed = store.manifest.count - keep.length;
@@ -121,15 +125,33 @@ function freshManifest(e: Embedder, source: IndexManifest['source'], engine: Eng
   };
 }
 
-/** An existing index may only grow with the same model and the same images' root. */
-function checkCompatible(m: IndexManifest, e: Embedder, source: IndexManifest['source'], dir: string): void {
+/**
+ * An existing index may only grow with the same model and the same images' root. One with no
+ * rows (its first run failed, or every image it held is gone) has nothing to lose: it is
+ * re-bound to this model and source.
+ */
+function bindIndex(store: IndexStore, e: Embedder, source: IndexManifest['source'], log: (m: string) => void): void {
+  const m = store.manifest;
+  const sameSource = JSON.stringify(m.source) === JSON.stringify(source);
+  if (m.count === 0) {
+    if (m.model.fingerprint === e.model.fingerprint && m.dim === e.dim && sameSource) return;
+    log(`embed: ${store.dir} holds no rows; re-binding it from model ${describeModel(m.model)} to ${describeModel(e.model)}${sameSource ? '' : ` and to ${JSON.stringify(source)}`}`);
+    store.rebind({ model: e.model, preprocessing: e.preprocessing, dim: e.dim, source });
+    return;
+  }
+  checkSameModel(m, e, store.dir);
+  if (!sameSource) throw new UserError(`${store.dir} indexes ${JSON.stringify(m.source)}, not ${JSON.stringify(source)}; use another --out`);
+}
+
+function checkSameModel(m: IndexManifest, e: Embedder, dir: string): void {
   if (m.model.fingerprint !== e.model.fingerprint) {
-    throw new UserError(`${dir} was built by model ${m.model.fingerprint.slice(0, 12)} (${modelOrigin(m.model)}), not by ${e.model.fingerprint.slice(0, 12)} (${modelOrigin(e.model)}); use another --out or delete the index`);
+    throw new UserError(`${dir} was built by model ${describeModel(m.model)}, not by ${describeModel(e.model)}; use another --out or delete the index`);
   }
   if (m.dim !== e.dim) throw new UserError(`${dir}: index vectors have ${m.dim} dimensions, the model gives ${e.dim}`);
-  const a = JSON.stringify(m.source);
-  const b = JSON.stringify(source);
-  if (a !== b) throw new UserError(`${dir} indexes ${a}, not ${b}; use another --out`);
+}
+
+function describeModel(m: IndexManifest['model']): string {
+  return `${m.fingerprint.slice(0, 12)} (${modelOrigin(m)})`;
 }
 
 /** Rows to keep (ascending; the first row of an id wins) and items to embed (in source order). */

@@ -122,15 +122,27 @@ async function openEngine(dir: string, m: IndexManifest, vectors: Float32Array, 
 
 /** The PostgreSQL + pgvector engine (src/search/postgres.ts), loaded only when used. */
 export async function openPostgres(opts: { url: string; table: string; dim: number; create: boolean }): Promise<IndexEngine> {
-  let mod: { openPostgresEngine(o: typeof opts): Promise<IndexEngine> };
+  return (await postgresModule()).openPostgresEngine(opts);
+}
+
+/** Checks, and leaves untouched, what openPostgres({ create: true }) will need (postgres.ts checkPostgresTarget). */
+export async function checkPostgres(opts: { url: string; table: string; dim: number }): Promise<void> {
+  return (await postgresModule()).checkPostgresTarget(opts);
+}
+
+interface PostgresModule {
+  openPostgresEngine(o: { url: string; table: string; dim: number; create: boolean }): Promise<IndexEngine>;
+  checkPostgresTarget(o: { url: string; table: string; dim: number }): Promise<void>;
+}
+
+async function postgresModule(): Promise<PostgresModule> {
   try {
     // A computed specifier: the module (and the pg driver behind it) is optional at type-check and bundle time.
     const spec = './postgres.ts';
-    mod = await import(spec);
+    return await import(spec);
   } catch (e) {
     throw new UserError(`the postgres engine is not available in this build (${(e as Error).message.split('\n')[0]})`);
   }
-  return mod.openPostgresEngine(opts);
 }
 
 /** A database URL without its password, safe to keep in manifest.json. */

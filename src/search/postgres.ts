@@ -104,8 +104,19 @@ export function quoteTable(table: string): { sql: string; base: string } {
 /** Connects with `pg` and opens the engine; connection failures become one-line UserErrors naming host:port. */
 export async function openPostgresEngine(opts: PostgresEngineOptions): Promise<IndexEngine> {
   const target = describeDbUrl(opts.url);
+  const { client, sql } = await connect(opts.url, target);
+  try {
+    return await openPostgresEngineOn(sql, { ...opts, where: target.where, close: () => client.end() });
+  } catch (e) {
+    await client.end().catch(() => {});
+    throw e;
+  }
+}
+
+/** A connected `pg` client, and the same as a SqlClient whose connection failures are one-line UserErrors. */
+async function connect(url: string, target: DbTarget): Promise<{ client: pg.Client; sql: SqlClient }> {
   // Pipeline mode: a batch of queries goes out without waiting for each answer.
-  const client = new pg.Client({ connectionString: opts.url, pipeline: true, connectionTimeoutMillis: 10_000 });
+  const client = new pg.Client({ connectionString: url, pipeline: true, connectionTimeoutMillis: 10_000 });
   // Errors after connect (server restarts, network drops) surface on the next query; this keeps
   // the 'error' event from crashing the process in between.
   client.on('error', () => {});
@@ -125,11 +136,41 @@ export async function openPostgresEngine(opts: PostgresEngineOptions): Promise<I
       }
     },
   };
+  return { client, sql };
+}
+
+/**
+ * What `openPostgresEngine({ create: true })` will need, checked up front (embed runs it before
+ * decoding a single image, so a bad URL, password or missing pgvector costs seconds, not an
+ * embedding run): the connection, the pgvector extension, and the table (its dimension if it
+ * exists, the right to create it if not). It all runs in a transaction that is rolled back:
+ * nothing is left in the database.
+ */
+export async function checkPostgresTarget(opts: { url: string; table: string; dim: number }): Promise<void> {
+  const target = describeDbUrl(opts.url);
+  const table = quoteTable(opts.table);
+  if (!Number.isInteger(opts.dim) || opts.dim < 1 || opts.dim > 16000) throw new UserError(`vector dimension ${opts.dim} is not supported by pgvector (1..16000)`);
+  const { client, sql } = await connect(opts.url, target);
   try {
-    return await openPostgresEngineOn(sql, { ...opts, where: target.where, close: () => client.end() });
-  } catch (e) {
+    await sql.query('BEGIN');
+    await ensureExtension(sql, target.where);
+    const existing = await tableDim(sql, opts.table, target.where);
+    if (existing === null) {
+      try {
+        await sql.query(`CREATE TABLE ${table.sql} (key integer PRIMARY KEY, embedding vector(${opts.dim}) NOT NULL)`);
+      } catch (e) {
+        const err = e as PgError;
+        if (err.code === '42501' || err.code === '3F000') {
+          throw new UserError(`cannot create table ${opts.table} in ${target.where}: ${err.message}; give a --table in a schema you may create tables in, or ask for the right to`);
+        }
+        throw e;
+      }
+    } else if (existing !== opts.dim) {
+      throw new UserError(`dimension mismatch: table ${opts.table} in ${target.where} holds ${existing}-d vectors but the model gives ${opts.dim}-d; give another --table or drop that one`);
+    }
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
     await client.end().catch(() => {});
-    throw e;
   }
 }
 

@@ -34,10 +34,11 @@ export class IndexStore {
       const m = exists ? readManifest(dir) : fresh();
       const store = new IndexStore(dir, m);
       store.lock = lock;
+      // No manifest until the first batch is committed (append writes it): a run that fails before
+      // that (a diverged model, nothing decodable) leaves no index bound to its model.
       if (!exists) {
         fs.writeFileSync(path.join(dir, m.vectors.file), '');
         fs.writeFileSync(path.join(dir, m.ids.file), '');
-        writeManifest(dir, m);
       }
       store.removeLeftovers();
       store.openFiles();
@@ -91,6 +92,17 @@ export class IndexStore {
     writeManifest(this.dir, m);
     for (const f of old) fs.rmSync(path.join(this.dir, f), { force: true });
     this.openFiles();
+  }
+
+  /**
+   * Gives an index with no rows another model and source (nothing in it was made by the old
+   * ones). The engine state is kept: its extent still says which stale keys a postgres table may hold.
+   */
+  rebind(to: Pick<IndexManifest, 'model' | 'preprocessing' | 'dim' | 'source'>): void {
+    const m = this.manifest;
+    if (m.count !== 0) throw new Error(`rebind: ${this.dir} holds ${m.count} rows`);
+    Object.assign(m, { model: to.model, preprocessing: to.preprocessing, dim: to.dim, source: to.source });
+    if (fs.existsSync(path.join(this.dir, MANIFEST))) writeManifest(this.dir, m);
   }
 
   /** A fresh name for the HNSW graph's next save (generation bumped, committed with the next manifest). */

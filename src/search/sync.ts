@@ -9,8 +9,8 @@ import { Progress } from '../log/progress.ts';
 import { UserError } from '../util/errors.ts';
 import type { EngineName, IndexEngine } from './engine.ts';
 import { HnswEngine, type HnswConfig } from './hnsw.ts';
-import { readVectors, syncDir } from './manifest.ts';
-import { openPostgres, redactUrl } from './open.ts';
+import { readVectors, syncDir, type EngineState } from './manifest.ts';
+import { checkPostgres, openPostgres, redactUrl } from './open.ts';
 import type { IndexStore } from './store.ts';
 
 export interface SyncOptions {
@@ -60,12 +60,32 @@ async function syncHnsw(store: IndexStore, o: SyncOptions): Promise<void> {
   await engine.close();
 }
 
+/**
+ * Checks up front what the engine's sync will need (postgres: the URL, the connection, pgvector,
+ * the table), so a mistake there is found before the images are decoded and embedded rather than
+ * after. `engine` is the index's current engine state, if the folder already holds an index.
+ */
+export async function preflightEngine(dir: string, engine: EngineState | undefined, dim: number, o: Pick<SyncOptions, 'engine' | 'db' | 'table'>): Promise<void> {
+  if (o.engine !== 'postgres') return;
+  await checkPostgres({ url: postgresUrl(o.db), table: postgresTable(dir, engine, o.table), dim });
+}
+
+function postgresUrl(db: string | undefined): string {
+  const url = db ?? process.env.SELFSUP_DB;
+  if (!url) throw new UserError('--engine postgres: give the database with --db postgres://... or SELFSUP_DB');
+  return url;
+}
+
+/** --table, else the table the index already uses, else one named after the folder. */
+function postgresTable(dir: string, e: EngineState | undefined, table: string | undefined): string {
+  return table ?? (e?.name === 'postgres' && e.table ? e.table : defaultTable(dir));
+}
+
 async function syncPostgres(store: IndexStore, o: SyncOptions): Promise<void> {
   const m = store.manifest;
   const e = m.engine;
-  const url = o.db ?? process.env.SELFSUP_DB;
-  if (!url) throw new UserError('--engine postgres: give the database with --db postgres://... or SELFSUP_DB');
-  const table = o.table ?? (e.name === 'postgres' && e.table ? e.table : defaultTable(store.dir));
+  const url = postgresUrl(o.db);
+  const table = postgresTable(store.dir, e, o.table);
   const continuing = e.name === 'postgres' && e.table === table;
   const engine = await openPostgres({ url, table, dim: m.dim, create: true });
   try {

@@ -8,6 +8,7 @@ import { Loader } from '../data/loader.ts';
 import { samplerOption } from '../data/sampler.ts';
 import type { Splits } from '../data/types.ts';
 import type { EvalTransform } from '../eval/features.ts';
+import { outputsAreFinite } from '../eval/finite-outputs.ts';
 import { EventWriter } from '../log/tensorboard.ts';
 import { MetricsLog } from '../log/metrics.ts';
 import { Progress } from '../log/progress.ts';
@@ -152,6 +153,7 @@ function restore(run: Run, log: (msg: string) => void): { step: number; path?: s
 
 async function writeCheckpoint(run: Run, step: number, extra: Record<string, unknown>): Promise<string> {
   await assertFiniteWeights(run, step);
+  await assertFiniteOutputs(run, step);
   const epoch = Math.floor(step / run.stepsPerEpoch);
   return saveCheckpoint(run.paths.ckpt, {
     step, epoch, batchInEpoch: step % run.stepsPerEpoch, method: run.method.name, recipe: run.recipe, extra,
@@ -166,6 +168,18 @@ async function assertFiniteWeights(run: Run, step: number): Promise<void> {
   const i = values.findIndex((v) => !Number.isFinite(v));
   const bad = i >= 0 ? run.method.trainable()[i] : undefined;
   if (bad) throw new NonFiniteError(`weight '${bad.name}' is not finite`, step, listCheckpoints(run.paths.ckpt).at(-1), `Try a lower optim.lr${usesTemperature(run.recipe.method.name) ? ' or a higher method.temperature' : ''}.`);
+}
+
+/**
+ * Finite weights can still be diverged: one huge last update leaves weights whose activations
+ * overflow float32, and the final k-NN, plots and export would then run on NaN features. One
+ * forward pass of two images per checkpoint, in inference mode as evaluation and export use it.
+ */
+async function assertFiniteOutputs(run: Run, step: number): Promise<void> {
+  const r = run.recipe;
+  if (await outputsAreFinite((x) => run.method.backbone.apply(x, false), [r.data.image_size, r.data.image_size, r.data.channels])) return;
+  throw new NonFiniteError('the weights are finite but the backbone gives non-finite outputs (NaN or Infinity)', step, listCheckpoints(run.paths.ckpt).at(-1),
+    `Try a lower optim.lr${usesTemperature(r.method.name) ? ' or a higher method.temperature' : ''}.`);
 }
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
