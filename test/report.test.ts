@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type StaticServer } from '../src/cli/serve.ts';
 import { readMetrics } from '../src/log/metrics.ts';
 import { buildRunReport } from '../src/report/run-report.ts';
-import { knnChart, lossChart, lrChart, retrievalChart } from '../src/report/run-charts.ts';
+import { knnChart, lossChart, lossPartsChart, lrChart, retrievalChart } from '../src/report/run-charts.ts';
 import { writeRunPlots } from '../src/train/run-plots.ts';
 import { UserError } from '../src/util/errors.ts';
 import { ARTIFACTS, browserMissing, launchChromium } from './browser-helpers.ts';
@@ -45,6 +45,17 @@ describe('run charts and plots', () => {
     const ret = retrievalChart(recs)!;
     expect(ret.series.map((s) => [s.label, s.y])).toEqual([['P@1', [0.4, 0.7]], ['R-precision', [0.2, 0.4]], ['MAP@R', [0.1, 0.3]]]);
     expect(lossChart([])).toBeUndefined();
+    expect(lossPartsChart(recs)).toBeUndefined(); // SimCLR-like records: no loss terms
+  });
+
+  it('the loss-terms chart has one series per logged term (VICReg), only from train records', () => {
+    const t = '2026-12-01T00:00:00.000Z';
+    const recs = [1, 2, 3].map((step) => ({ kind: 'train', step, epoch: 0, time: t, loss: 20 - step, invariance: 1 / step, variance: 0.5, covariance: step }));
+    recs.push({ kind: 'summary', step: 3, epoch: 0, time: t, loss: 17, invariance: 99, variance: 99, covariance: 99 });
+    const parts = lossPartsChart(recs as never)!;
+    expect(parts.series.map((s) => [s.label, s.x, s.y])).toEqual([
+      ['invariance', [1, 2, 3], [1, 0.5, 1 / 3]], ['variance hinge', [1, 2, 3], [0.5, 0.5, 0.5]], ['covariance', [1, 2, 3], [1, 2, 3]],
+    ]);
   });
 
   it('writeRunPlots: loss.png and knn-accuracy.png rendered by Vega-Lite through sharp', async () => {

@@ -1,5 +1,5 @@
-// The charts of a run, from its metrics.jsonl records: training loss and
-// learning rate per step (kind 'train'), k-NN accuracy per epoch (kind 'knn'),
+// The charts of a run, from its metrics.jsonl records: training loss, its
+// logged terms (Barlow Twins, VICReg) and learning rate per step (kind 'train'), k-NN accuracy per epoch (kind 'knn'),
 // retrieval metrics per step (kind 'retrieval').
 import type { MetricsRecord } from '../log/metrics.ts';
 import { lineChartSpec, type LineChart, type Series } from './charts.ts';
@@ -19,6 +19,16 @@ function trainSeries(records: MetricsRecord[], key: string, label: string): Seri
 
 export function lossChart(records: MetricsRecord[]): RunChart | undefined {
   return chart('loss', { title: 'Training loss', xLabel: 'step', yLabel: 'loss', series: trainSeries(records, 'loss', 'training loss') });
+}
+
+/** The unweighted loss terms some methods log (Barlow Twins, VICReg), one series each. */
+const LOSS_PARTS: [string, string][] = [
+  ['invariance', 'invariance'], ['redundancy', 'redundancy (off-diagonal)'], ['variance', 'variance hinge'], ['covariance', 'covariance'],
+];
+
+export function lossPartsChart(records: MetricsRecord[]): RunChart | undefined {
+  const series = LOSS_PARTS.flatMap(([key, label]) => trainSeries(records, key, label));
+  return chart('loss-parts', { title: 'Loss terms (unweighted)', xLabel: 'step', yLabel: 'value', series });
 }
 
 export function lrChart(records: MetricsRecord[]): RunChart | undefined {

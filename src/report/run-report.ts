@@ -8,7 +8,7 @@ import path from 'node:path';
 import { readMetrics, type MetricsRecord } from '../log/metrics.ts';
 import { UserError } from '../util/errors.ts';
 import { renderSvg } from './charts.ts';
-import { knnChart, lossChart, lrChart, retrievalChart, type RunChart } from './run-charts.ts';
+import { knnChart, lossChart, lossPartsChart, lrChart, retrievalChart, type RunChart } from './run-charts.ts';
 
 export interface RunReportOptions {
   /** Make the view grid from the run's recipe when the folder has no views.png (default true). */
@@ -78,7 +78,7 @@ export async function buildRunReport(runDir: string, opts: RunReportOptions = {}
   const recipeFile = path.join(runDir, 'recipe.yaml');
   const recipe = fs.existsSync(recipeFile) ? fs.readFileSync(recipeFile, 'utf8') : undefined;
   const notes: string[] = [];
-  const charts = [lossChart(records), lrChart(records), knnChart(records), retrievalChart(records)].filter((c): c is RunChart => c !== undefined);
+  const charts = [lossChart(records), lossPartsChart(records), lrChart(records), knnChart(records), retrievalChart(records)].filter((c): c is RunChart => c !== undefined);
   const svgs = await Promise.all(charts.map((c) => renderSvg(c.spec)));
   const grid = await viewGrid(runDir, recipeFile, opts, notes);
   const evalDir = path.join(runDir, 'eval');
