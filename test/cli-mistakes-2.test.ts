@@ -4,51 +4,15 @@
 //   - an index left empty by a failed first run is re-bound to the next model, a non-empty one is not;
 //   - pretrain whose last update diverges stops at that checkpoint, before the final evaluation.
 import * as tf from '@tensorflow/tfjs';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_RECIPE } from '../src/cli/common.ts';
-import { main } from '../src/cli/main.ts';
-import { backboneFromRecipe } from '../src/methods/index.ts';
-import { disposeModule } from '../src/models/module.ts';
-import { loadRecipe } from '../src/recipe/index.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../src/search/manifest.ts';
-import { listCheckpoints, saveCheckpoint } from '../src/train/checkpoint.ts';
-import { Rng } from '../src/util/rng.ts';
+import { listCheckpoints } from '../src/train/checkpoint.ts';
 import { startPgServer, type PgServer } from './pg-server.ts';
-import { TINY_SETS, name, pictureFolder, tempDir, tinyCheckpoint, writePicture } from './search-fixtures.ts';
-
-type Run = { code: number | null; out: string; err: string };
-
-const STACK = /\n\s+at .*:\d+/;
-
-/** main() in this process, with what it writes captured. */
-async function cli(...args: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
-
-/** The real command in a child process, with extra environment variables. */
-function spawned(env: Record<string, string>, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/selfsup.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000, env: { ...process.env, ...env } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+import { name, pictureFolder, tempDir, tinyCheckpoint, writePicture } from './search-fixtures.ts';
+import { cli, divergedCheckpoint, spawned, STACK, type Run } from './cli-run.ts';
 
 /** Exit 2; stderr is the `backend: ...` note, then one `selfsup: ...` line matching `pattern`. */
 function expectOneLine(r: Run, pattern: RegExp, what: string): void {
@@ -65,20 +29,6 @@ function folderBytes(dir: string): Record<string, string> {
   return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
 }
 
-/** A run folder whose weights are finite but whose activations overflow float32 (as in cli-mistakes.test.ts). */
-async function divergedCheckpoint(): Promise<string> {
-  const run = tempDir('selfsup-mistakes2-diverged-');
-  const recipe = loadRecipe(DEFAULT_RECIPE, TINY_SETS);
-  const bb = backboneFromRecipe(recipe, new Rng('diverged'));
-  for (const p of bb.params()) if (p.variable.shape.length === 4) p.variable.assign(tf.tidy(() => tf.mul(p.variable, 1e20)));
-  await saveCheckpoint(join(run, 'ckpt'), { step: 1, epoch: 0, batchInEpoch: 0, method: 'simclr', recipe }, [
-    ...bb.params().map((p) => ({ name: p.name, group: 'param' as const, tensor: p.variable })),
-    ...bb.buffers().map((p) => ({ name: p.name, group: 'state' as const, tensor: p.variable })),
-  ], 1);
-  disposeModule(bb);
-  return run;
-}
-
 let runX: string; // a tiny checkpoint ("model X")
 let runY: string; // another one, other weights ("model Y")
 let fpX: string;
@@ -91,7 +41,7 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
   ({ run: runX, fingerprint: fpX } = await tinyCheckpoint('mistakes2-x'));
   ({ run: runY, fingerprint: fpY } = await tinyCheckpoint('mistakes2-y'));
-  diverged = await divergedCheckpoint();
+  diverged = await divergedCheckpoint('selfsup-mistakes2-diverged-');
   images = await pictureFolder(3, 'selfsup-mistakes2-img-');
   tmp = tempDir('selfsup-mistakes2-');
 });
@@ -124,8 +74,8 @@ describe('embed --engine postgres: a database it cannot use is found before any 
   it('SELFSUP_DB, through the real process: the embedding phase never starts', async () => {
     const out = join(tmp, 'pg-env');
     // The hook trace would print "selfsup-hook: phase-embed" had embedding started.
-    const r = await spawned({ SELFSUP_DB: 'postgresql://me:s3cret-pw@127.0.0.1:1/vectors', SELFSUP_TEST_HOOKS: 'trace' },
-      'embed', '--checkpoint', runX, '--images', images, '--out', out, '--engine', 'postgres', '--backend', 'cpu', '--quiet');
+    const r = await spawned(['embed', '--checkpoint', runX, '--images', images, '--out', out, '--engine', 'postgres', '--backend', 'cpu', '--quiet'],
+      { SELFSUP_DB: 'postgresql://me:s3cret-pw@127.0.0.1:1/vectors', SELFSUP_TEST_HOOKS: 'trace' });
     expectOneLine(r, /cannot use PostgreSQL at 127\.0\.0\.1:1\/vectors: connection refused/, 'SELFSUP_DB');
     expect(r.err).not.toContain('s3cret-pw');
     expect(existsSync(out)).toBe(false);

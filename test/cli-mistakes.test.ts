@@ -6,51 +6,15 @@
 // keys, corrupt index files, fingerprint mismatches and the like are in cli.test.ts,
 // search-cli.test.ts and the eval CLI tests.)
 import * as tf from '@tensorflow/tfjs';
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RECIPE } from '../src/cli/common.ts';
-import { main } from '../src/cli/main.ts';
-import { backboneFromRecipe } from '../src/methods/index.ts';
-import { disposeModule } from '../src/models/module.ts';
-import { loadRecipe } from '../src/recipe/index.ts';
 import { embedImages } from '../src/search/embed.ts';
-import { saveCheckpoint } from '../src/train/checkpoint.ts';
 import { NonFiniteError } from '../src/train/signals.ts';
-import { Rng } from '../src/util/rng.ts';
 import { TINY_SETS, name, pictureFolder, tempDir, tinyCheckpoint } from './search-fixtures.ts';
-
-type Run = { code: number | null; out: string; err: string };
-
-const STACK = /\n\s+at .*:\d+/;
-
-/** main() in this process, with what it writes captured. */
-async function cli(...args: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
-
-/** The real command in a child process (killed after 60 s: some of these mistakes used to hang). */
-function spawned(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/selfsup.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+import { cli, divergedCheckpoint, spawned, STACK, type Run } from './cli-run.ts';
 
 /** Exit 2, the last stderr line is `selfsup: ...` matching `pattern`, no stack trace. */
 function expectUserError(r: Run, pattern: RegExp, what: string): void {
@@ -74,24 +38,9 @@ async function expectAll(cases: [string[], RegExp][]): Promise<Run[]> {
 
 /** The same through real processes, side by side. */
 async function expectAllSpawned(cases: [string[], RegExp][]): Promise<Run[]> {
-  const results = await Promise.all(cases.map(([args]) => spawned(...args)));
+  const results = await Promise.all(cases.map(([args]) => spawned(args)));
   results.forEach((r, i) => expectUserError(r, cases[i][1], cases[i][0].join(' ')));
   return results;
-}
-
-/** A run folder whose weights are finite but whose activations overflow float32 (as after one huge lr step). */
-async function divergedCheckpoint(): Promise<string> {
-  const run = tempDir('selfsup-mistakes-diverged-');
-  const recipe = loadRecipe(DEFAULT_RECIPE, TINY_SETS);
-  const bb = backboneFromRecipe(recipe, new Rng('diverged'));
-  // Three convolutions, each x1e20: the features reach 1e60 and overflow; every weight stays finite.
-  for (const p of bb.params()) if (p.variable.shape.length === 4) p.variable.assign(tf.tidy(() => tf.mul(p.variable, 1e20)));
-  await saveCheckpoint(join(run, 'ckpt'), { step: 1, epoch: 0, batchInEpoch: 0, method: 'simclr', recipe }, [
-    ...bb.params().map((p) => ({ name: p.name, group: 'param' as const, tensor: p.variable })),
-    ...bb.buffers().map((p) => ({ name: p.name, group: 'state' as const, tensor: p.variable })),
-  ], 1);
-  disposeModule(bb);
-  return run;
 }
 
 describe('selfsup command-line mistakes', () => {
@@ -104,7 +53,7 @@ describe('selfsup command-line mistakes', () => {
   beforeAll(async () => {
     await tf.setBackend('cpu');
     ({ run } = await tinyCheckpoint('mistakes'));
-    diverged = await divergedCheckpoint();
+    diverged = await divergedCheckpoint('selfsup-mistakes-diverged-');
     images = await pictureFolder(3, 'selfsup-mistakes-img-');
     tmp = tempDir('selfsup-mistakes-');
     index = join(tmp, 'idx');
