@@ -11,6 +11,14 @@ export { buildBackbone, ResNet, type BackboneConfig } from './models/resnet.ts';
 export { buildMlpHead, buildProjectionHead } from './models/heads.ts';
 export type { Backbone, Module, NamedVariable } from './models/module.ts';
 export { ntXentLoss, infoNceLoss, l2Normalize } from './losses/ntxent.ts';
+// The methods without negatives and their losses.
+export { BYOL } from './methods/byol.ts';
+export { SimSiam } from './methods/simsiam.ts';
+export { JointEmbedding } from './methods/joint-embedding.ts';
+export { MomentumEncoder } from './methods/momentum-encoder.ts';
+export { negativeCosineLoss, byolLoss, stopGradient } from './losses/negcosine.ts';
+export { barlowTwinsLoss, barlowTwinsTerms } from './losses/barlowtwins.ts';
+export { vicregLoss, vicregTerms, VICREG_PAPER_WEIGHTS } from './losses/vicreg.ts';
 // Metric learning, composable as in pytorch-metric-learning: a miner picks tuples, a loss takes them.
 export type { DistanceName, MetricLoss, Miner, MinerOutput, Pairs, Triplets, Tuples } from './losses/types.ts';
 export { pairwise } from './losses/distances.ts';
