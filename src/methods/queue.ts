@@ -20,7 +20,9 @@ export class KeyQueue {
     const init = tf.tidy(() => l2Normalize(tf.randomNormal([size, dim], 0, 1, 'float32', rng.seed()) as tf.Tensor2D));
     this.keys = { name: `${name}/keys`, kind: 'weight', variable: tf.variable(init, false) };
     init.dispose();
-    this.pointer = { name: `${name}/pointer`, kind: 'weight', variable: tf.variable(tf.scalar(0, 'int32'), false) };
+    const zero = tf.scalar(0, 'int32');
+    this.pointer = { name: `${name}/pointer`, kind: 'weight', variable: tf.variable(zero, false) };
+    zero.dispose(); // the variable holds its own reference to the value
   }
 
   /** The negatives: every key in the queue, [K, d]. Oldest/newest order does not matter to the loss. */
