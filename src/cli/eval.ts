@@ -58,7 +58,7 @@ export async function evalCommand(kind: EvalKind, opts: EvalCommandOptions): Pro
   const embedder = embeds ? embedderFromCheckpoint(ck, recipe, recipe.eval.embedding ?? 'backbone') : undefined;
   const backbone = embedder?.backbone ?? backboneFromCheckpoint(ck, recipe);
   const size = recipe.data.image_size;
-  await assertFiniteOutputs((x) => backbone.apply(x, false), [size, size, recipe.data.channels], `checkpoint ${ck.path}`);
+  await assertFiniteOutputs(backbone, [size, size, recipe.data.channels], `checkpoint ${ck.path}`);
   const splits = await openSplits(recipe.data, { seed: recipe.train.seed, cacheDir: join('checkpoints', '.cache'), log: stderr });
   try {
     const { evalTrain, evalTest } = splits;

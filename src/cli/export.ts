@@ -59,7 +59,7 @@ export async function exportCommand(opts: ExportCommandOptions): Promise<void> {
   const recipe = recipeForCheckpoint(ck, opts.recipePath, opts.sets);
   const backbone = backboneFromCheckpoint(ck, recipe);
   const size = recipe.data.image_size;
-  await assertFiniteOutputs((x) => backbone.apply(x, false), [size, size, recipe.data.channels], `checkpoint ${ck.path}`);
+  await assertFiniteOutputs(backbone, [size, size, recipe.data.channels], `checkpoint ${ck.path}`);
   const source = { checkpoint: ck.path, step: ck.meta.step, method: ck.meta.method, recipe: recipe.name };
   if (opts.format === 'tfjs') {
     const { files } = await exportBackbone(backbone, opts.out, {

@@ -4,22 +4,24 @@
 // numbers, then a stack overflow deep in UMAP, an export that "differs from the
 // backbone", or an index that looked corrupt. These checks name the model instead.
 import * as tf from '@tensorflow/tfjs';
+import type { Backbone } from '../models/module.ts';
 import { UserError } from '../util/errors.ts';
 import { Rng } from '../util/rng.ts';
 
 const HINT = 'its weights diverged in training; use an earlier checkpoint, or train again with a lower optim.lr';
 
-/** One forward pass of a small seeded batch; throws a UserError naming `what` if any output is NaN or infinite. */
-export async function assertFiniteOutputs(
-  apply: (x: tf.Tensor4D) => tf.Tensor, inputShape: readonly [number, number, number], what: string,
-): Promise<void> {
-  if (!(await outputsAreFinite(apply, inputShape))) throw nonFinite(what);
+/**
+ * One inference-mode forward pass of the backbone on a small seeded batch; throws a UserError
+ * naming `what` if any output is NaN or infinite.
+ */
+export async function assertFiniteOutputs(backbone: Backbone, inputShape: readonly [number, number, number], what: string): Promise<void> {
+  if (!(await outputsAreFinite(backbone, inputShape))) throw nonFinite(what);
 }
 
 /** The same forward pass, as a yes/no (for callers with their own error, e.g. training's NonFiniteError). */
-export async function outputsAreFinite(apply: (x: tf.Tensor4D) => tf.Tensor, inputShape: readonly [number, number, number]): Promise<boolean> {
+export async function outputsAreFinite(backbone: Backbone, inputShape: readonly [number, number, number]): Promise<boolean> {
   const x = tf.randomNormal([2, ...inputShape], 0, 1, 'float32', new Rng('finite-outputs').seed()) as tf.Tensor4D;
-  const y = tf.tidy(() => apply(x));
+  const y = tf.tidy(() => backbone.apply(x, false));
   try {
     return ((await y.data()) as Float32Array).every(Number.isFinite);
   } finally {

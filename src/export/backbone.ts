@@ -228,7 +228,7 @@ export async function exportBackbone(backbone: Backbone, outDir: string, opts: E
   const model = buildLayersModel(describeBackbone(backbone), vars, opts.inputShape);
   try {
     // A diverged backbone (finite weights, overflowing activations) would fail the comparison below as NaN.
-    await assertFiniteOutputs((x) => backbone.apply(x, false), opts.inputShape, 'the backbone');
+    await assertFiniteOutputs(backbone, opts.inputShape, 'the backbone');
     const x = tf.randomNormal([2, ...opts.inputShape], 0, 1, 'float32', new Rng('export-check').seed());
     const want = tf.tidy(() => backbone.apply(x, false));
     const got = model.predict(x) as tf.Tensor;

@@ -35,10 +35,12 @@ export function barlowTwinsTerms(z1: tf.Tensor2D, z2: tf.Tensor2D): BarlowTwinsT
   });
 }
 
-/** invariance + lambda * redundancy, for two [N, D] embeddings of the same N images; lambda >= 0. */
+/** The weighted sum of the terms: invariance + lambda * redundancy. */
+export function weightBarlowTwins(t: BarlowTwinsTerms, lambda: number): tf.Scalar {
+  return tf.tidy(() => tf.add(t.invariance, tf.mul(t.redundancy, lambda)) as tf.Scalar);
+}
+
+/** The Barlow Twins loss for two [N, D] embeddings of the same N images; lambda >= 0. */
 export function barlowTwinsLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, lambda: number): tf.Scalar {
-  return tf.tidy(() => {
-    const t = barlowTwinsTerms(z1, z2);
-    return tf.add(t.invariance, tf.mul(t.redundancy, lambda)) as tf.Scalar;
-  });
+  return tf.tidy(() => weightBarlowTwins(barlowTwinsTerms(z1, z2), lambda));
 }

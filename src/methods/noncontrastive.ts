@@ -1,8 +1,8 @@
 // The self-supervised methods without negatives, as the recipe names them:
 // BYOL and SimSiam (a predictor against a fixed target), Barlow Twins and VICReg
 // (a loss on the embedding's batch statistics).
-import * as tf from '@tensorflow/tfjs';
-import { barlowTwinsTerms } from '../losses/barlowtwins.ts';
+import type * as tf from '@tensorflow/tfjs';
+import { barlowTwinsTerms, weightBarlowTwins } from '../losses/barlowtwins.ts';
 import { vicregTerms, weightVicreg } from '../losses/vicreg.ts';
 import { projectionHeadDims } from '../models/heads.ts';
 import type { Backbone } from '../models/module.ts';
@@ -31,7 +31,7 @@ export function buildNonContrastive(r: Recipe, name: NonContrastiveName, backbon
       const loss = name === 'barlowtwins'
         ? (z1: tf.Tensor2D, z2: tf.Tensor2D) => {
           const t = barlowTwinsTerms(z1, z2);
-          return { loss: tf.add(t.invariance, tf.mul(t.redundancy, m.barlow_lambda)) as tf.Scalar, parts: { ...t } };
+          return { loss: weightBarlowTwins(t, m.barlow_lambda), parts: { ...t } };
         }
         : (z1: tf.Tensor2D, z2: tf.Tensor2D) => {
           const t = vicregTerms(z1, z2);

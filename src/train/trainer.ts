@@ -167,7 +167,14 @@ async function assertFiniteWeights(run: Run, step: number): Promise<void> {
   sums.dispose();
   const i = values.findIndex((v) => !Number.isFinite(v));
   const bad = i >= 0 ? run.method.trainable()[i] : undefined;
-  if (bad) throw new NonFiniteError(`weight '${bad.name}' is not finite`, step, listCheckpoints(run.paths.ckpt).at(-1), `Try a lower optim.lr${usesTemperature(run.recipe.method.name) ? ' or a higher method.temperature' : ''}.`);
+  if (bad) throw new NonFiniteError(`weight '${bad.name}' is not finite`, step, listCheckpoints(run.paths.ckpt).at(-1), divergenceHint(run.recipe));
+}
+
+/** What to change after a divergence: the learning rate, and the temperature where the loss has one; with `lr`, their current values. */
+function divergenceHint(r: Recipe, lr?: number): string {
+  const now = (v: string | number) => (lr === undefined ? '' : ` (now ${v})`);
+  const temperature = usesTemperature(r.method.name) ? ` or a higher method.temperature${now(r.method.temperature)}` : '';
+  return `Try a lower optim.lr${now(lr?.toPrecision(3) ?? '')}${temperature}.`;
 }
 
 /**
@@ -177,9 +184,9 @@ async function assertFiniteWeights(run: Run, step: number): Promise<void> {
  */
 async function assertFiniteOutputs(run: Run, step: number): Promise<void> {
   const r = run.recipe;
-  if (await outputsAreFinite((x) => run.method.backbone.apply(x, false), [r.data.image_size, r.data.image_size, r.data.channels])) return;
+  if (await outputsAreFinite(run.method.backbone, [r.data.image_size, r.data.image_size, r.data.channels])) return;
   throw new NonFiniteError('the weights are finite but the backbone gives non-finite outputs (NaN or Infinity)', step, listCheckpoints(run.paths.ckpt).at(-1),
-    `Try a lower optim.lr${usesTemperature(r.method.name) ? ' or a higher method.temperature' : ''}.`);
+    divergenceHint(r));
 }
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
@@ -277,7 +284,7 @@ async function trainLoop(run: Run, o: PretrainOptions, startStep: number, result
           throw e;
         } finally { view1.dispose(); view2.dispose(); }
         if (!Number.isFinite(out.loss)) {
-          throw new NonFiniteError(`loss is ${out.loss}`, step, lastCkpt || undefined, `Try a lower optim.lr (now ${lr.toPrecision(3)})${usesTemperature(r.method.name) ? ` or a higher method.temperature (now ${r.method.temperature})` : ''}.`);
+          throw new NonFiniteError(`loss is ${out.loss}`, step, lastCkpt || undefined, divergenceHint(r, lr));
         }
         if (result.firstLoss === undefined) result.firstLoss = out.loss;
         lastLoss = out.loss;
